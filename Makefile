@@ -1,0 +1,62 @@
+# DriftGuard: one venv under .venv, installed from the exact lock files.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+UV_VERSION := 0.13.9
+export PYTHONDONTWRITEBYTECODE :=
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
+
+.PHONY: help venv install install-dev demo test e2e lint lock serve bench clean
+
+help:
+	@echo "make demo   - create .venv, install, run the full pipeline on simulated logs"
+	@echo "make test   - install test tools and run the test suite"
+	@echo "make e2e    - end-to-end tests against a real Prefect server and SMTP sink"
+	@echo "make lint   - ruff"
+	@echo "make serve  - Prefect server + deployments + worker on 127.0.0.1:4200"
+	@echo "make bench  - benchmarks under bench/"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.installed: $(VENV)/bin/python requirements.lock pyproject.toml
+	$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	@touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.lock
+	$(UV) pip install --quiet --python $(PY) --compile-bytecode -r requirements-dev.lock
+	@touch $@
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+demo: install
+	$(VENV)/bin/driftguard demo --fresh
+
+test: install-dev
+	$(PY) -m pytest -q -m "not e2e"
+
+e2e: install-dev
+	$(PY) -m pytest -q -m e2e
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+serve: install
+	$(VENV)/bin/driftguard serve
+
+bench: install-dev
+	$(PY) bench/ingest.py
+
+# Regenerate the lock files after changing pyproject.toml dependencies.
+lock: $(VENV)/bin/python
+	$(UV) pip compile pyproject.toml --python-version 3.11 --quiet -o requirements.lock
+	$(UV) pip compile pyproject.toml --python-version 3.11 --quiet --extra dev -o requirements-dev.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,16 @@
+"""The ``driftguard`` command. Each module here adds one group of commands to ``app``."""
+
+from __future__ import annotations
+
+import sys
+
+from driftguard.cli import config_cmd, demo, lake  # noqa: F401  (registers commands)
+from driftguard.cli._common import app
+
+
+def main() -> None:
+    """Console-script entry point."""
+    sys.exit(app(prog_name="driftguard"))
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,202 @@
+"""Versioned lake schema: numbered migrations, applied once each, in order, atomically.
+
+Each migration is a list of DDL statements. The applied versions are recorded in
+``schema_migrations`` in the same transaction as the DDL, so two processes migrating at once
+cannot both apply one (the loser's commit conflicts, is retried and finds it applied).
+Per-model prediction and label tables follow the model configuration instead: they are
+created on first use and gain columns when the configuration gains features.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from driftguard.config import ModelConfig
+from driftguard.errors import StoreError
+from driftguard.sql import model_table, quote_ident
+from driftguard.store import Lake, SchemaTooNew
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    Migration(
+        1,
+        "ingestion ledger, quarantine, watermarks",
+        (
+            """CREATE TABLE IF NOT EXISTS ingest_batches (
+                batch_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,            -- predictions | labels
+                source_path VARCHAR NOT NULL,
+                size_bytes BIGINT,
+                sha256 VARCHAR NOT NULL,
+                rows_read BIGINT NOT NULL,
+                rows_accepted BIGINT NOT NULL,
+                rows_quarantined BIGINT NOT NULL,
+                min_ts TIMESTAMPTZ,
+                max_ts TIMESTAMPTZ,
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ NOT NULL,
+                actor VARCHAR
+            )""",
+            """CREATE TABLE IF NOT EXISTS quarantine (
+                model_id VARCHAR NOT NULL,
+                batch_id VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,
+                source_path VARCHAR NOT NULL,
+                row_number BIGINT NOT NULL,       -- 1-based row in the source file
+                reason VARCHAR NOT NULL,
+                raw_json VARCHAR,                 -- the row as read, so nothing is lost
+                quarantined_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS source_watermarks (
+                model_id VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,
+                source VARCHAR NOT NULL,
+                watermark TIMESTAMPTZ,
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
+LATEST_VERSION = MIGRATIONS[-1].version
+
+
+def _ensure_migrations_table(lake: Lake) -> None:
+    if lake.table_exists("schema_migrations"):
+        return
+    lake.transaction(
+        lambda lk: lk.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations "
+            "(version INTEGER NOT NULL, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL)"
+        ),
+        message="create schema_migrations",
+    )
+
+
+def applied_versions(lake: Lake) -> set[int]:
+    return {row[0] for row in lake.fetchall("SELECT version FROM schema_migrations")}
+
+
+def current_version(lake: Lake) -> int:
+    if not lake.table_exists("schema_migrations"):
+        return 0
+    return max(applied_versions(lake), default=0)
+
+
+def migrate(lake: Lake, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[int]:
+    """Apply pending migrations; return the versions applied by this call."""
+    _ensure_migrations_table(lake)
+    known = max((m.version for m in migrations), default=0)
+    newest = current_version(lake)
+    if newest > known:
+        raise SchemaTooNew(
+            f"The lake's schema is at version {newest} but this DriftGuard knows up to {known}. "
+            "Upgrade DriftGuard before using this lake."
+        )
+    applied: list[int] = []
+    for migration in migrations:
+
+        def apply(lk: Lake, migration: Migration = migration) -> bool:
+            if migration.version in applied_versions(lk):
+                return False  # another process got there first
+            for statement in migration.statements:
+                lk.execute(statement)
+            lk.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?, now())",
+                [migration.version, migration.name],
+            )
+            return True
+
+        if migration.version in applied_versions(lake):
+            continue
+        if lake.transaction(apply, message=f"migration {migration.version}: {migration.name}"):
+            log.info("applied lake migration %d (%s)", migration.version, migration.name)
+            applied.append(migration.version)
+    return applied
+
+
+# --------------------------------------------------------------------------- model tables
+
+#: Columns every prediction-log table has, before the model's own columns.
+PREDICTION_BASE_COLUMNS = {
+    "prediction_id": "VARCHAR",
+    "ts": "TIMESTAMPTZ",
+    "score": "DOUBLE",
+    "predicted_class": "DOUBLE",
+}
+LABEL_COLUMNS = {
+    "prediction_id": "VARCHAR",
+    "label": "DOUBLE",
+    "labelled_at": "TIMESTAMPTZ",
+    "_batch_id": "VARCHAR",
+    "_ingested_at": "TIMESTAMPTZ",
+}
+SYSTEM_COLUMNS = {"_batch_id": "VARCHAR", "_ingested_at": "TIMESTAMPTZ"}
+#: How DuckDB reports the type aliases used above.
+_TYPE_NAMES = {"TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE"}
+
+
+def prediction_columns(model: ModelConfig) -> dict[str, str]:
+    """Lake column -> DuckDB type for a model's prediction-log table."""
+    columns = dict(PREDICTION_BASE_COLUMNS)
+    for name, spec in model.features.items():
+        columns[name] = "DOUBLE" if spec.kind == "numeric" else "VARCHAR"
+    for name in model.protected_names:
+        columns[name] = "VARCHAR"
+    for name in model.context_columns:
+        columns[name] = "VARCHAR"
+    for name in model.personal_data:
+        columns.setdefault(name, "VARCHAR")
+    columns.update(SYSTEM_COLUMNS)
+    return columns
+
+
+def ensure_model_tables(lake: Lake, model: ModelConfig) -> None:
+    """Create the model's tables, or add columns the configuration gained since last time.
+
+    Columns are only ever added: dropping a feature from the configuration keeps its history.
+    A column whose type changed is an error rather than a silent rewrite of history.
+    """
+
+    def work(lk: Lake) -> None:
+        for kind, wanted in (
+            ("predictions", prediction_columns(model)),
+            ("labels", LABEL_COLUMNS),
+        ):
+            table = model_table(model.id, kind)
+            existing = lk.table_columns(table)
+            if not existing:
+                body = ", ".join(f"{quote_ident(c)} {t}" for c, t in wanted.items())
+                lk.execute(f"CREATE TABLE IF NOT EXISTS {table} ({body})")
+                continue
+            for column, dtype in wanted.items():
+                if column not in existing:
+                    lk.execute(f"ALTER TABLE {table} ADD COLUMN {quote_ident(column)} {dtype}")
+                elif existing[column] != _TYPE_NAMES.get(dtype, dtype):
+                    raise SchemaConflict(
+                        f"Column {column!r} of {table} is {existing[column]} in the lake but "
+                        f"{dtype} in the configuration. Rename the feature instead of changing "
+                        "its kind."
+                    )
+
+    tables = [model_table(model.id, k) for k in ("predictions", "labels")]
+    if all(lake.table_exists(t) for t in tables):
+        current = lake.table_columns(tables[0])
+        if all(c in current for c in prediction_columns(model)):
+            return
+    lake.transaction(work, message=f"tables for model {model.id}")
+
+
+class SchemaConflict(StoreError):
+    """The configuration asks for a column type the lake already holds differently."""

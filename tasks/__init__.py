@@ -1,0 +1,1 @@
+"""Prefect tasks: thin wrappers that add retries, timeouts and names to one core call each."""
