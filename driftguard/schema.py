@@ -69,7 +69,34 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
 )
 
-LATEST_VERSION = MIGRATIONS[-1].version
+MIGRATIONS += (
+    Migration(
+        2,
+        "monitoring runs",
+        (
+            """CREATE TABLE IF NOT EXISTS monitoring_runs (
+                run_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                model_version VARCHAR NOT NULL,
+                window_start TIMESTAMPTZ NOT NULL,
+                window_end TIMESTAMPTZ NOT NULL,
+                reference_start TIMESTAMPTZ NOT NULL,
+                reference_end TIMESTAMPTZ NOT NULL,
+                as_of TIMESTAMPTZ NOT NULL,
+                n_current BIGINT NOT NULL,
+                n_reference BIGINT NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ,
+                config_digest VARCHAR NOT NULL,
+                fingerprint VARCHAR NOT NULL,     -- model, version, window, config digest
+                actor VARCHAR,
+                summary_json VARCHAR              -- each stage's summary, for listings
+            )""",
+        ),
+    ),
+)
+
+LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 
 def _ensure_migrations_table(lake: Lake) -> None:

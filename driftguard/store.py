@@ -246,6 +246,22 @@ class Lake:
         row = self.fetchone(f"SELECT id FROM ducklake_current_snapshot({quote_literal(ALIAS)})")
         return int(row[0])
 
+    def last_committed_snapshot(self) -> int | None:
+        """Snapshot id of this connection's latest commit (exact even with concurrent writers)."""
+        row = self.fetchone(
+            f"SELECT * FROM ducklake_last_committed_snapshot({quote_literal(ALIAS)})"
+        )
+        return int(row[0]) if row and row[0] is not None else None
+
+    def snapshot_with_message(self, message: str) -> int | None:
+        """Snapshot id of the commit made with ``message`` (see :meth:`atomic`)."""
+        row = self.fetchone(
+            f"SELECT max(snapshot_id) FROM ducklake_snapshots({quote_literal(ALIAS)}) "
+            "WHERE commit_message = ?",
+            [message],
+        )
+        return int(row[0]) if row and row[0] is not None else None
+
     def snapshots(self, limit: int = 20) -> list[dict[str, Any]]:
         return self.records(
             f"SELECT snapshot_id, snapshot_time, changes, author, commit_message "

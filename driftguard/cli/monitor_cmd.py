@@ -1,0 +1,105 @@
+"""``driftguard monitor`` and ``driftguard runs``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import typer
+
+from driftguard.cli._common import app, console, load_workspace, print_json, print_table
+from driftguard.config import Window
+from driftguard.monitor import recent_runs, run_monitoring
+
+
+def parse_window(text: str | None) -> Window | None:
+    """``START/END`` in ISO 8601 (UTC when no offset is given)."""
+    if not text:
+        return None
+    start, sep, end = text.partition("/")
+    if not sep:
+        raise typer.BadParameter(f"{text!r}: write START/END, e.g. 2026-03-01/2026-03-02")
+    try:
+        return Window(start=_utc(start), end=_utc(end))
+    except ValueError as error:
+        raise typer.BadParameter(f"{text!r}: {error}") from error
+
+
+def _utc(text: str) -> datetime:
+    moment = datetime.fromisoformat(text.strip())
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+@app.command()
+def monitor(
+    model: list[str] = typer.Option(None, "--model", "-m", help="Model id (repeatable)."),
+    window: str = typer.Option(None, help="Explicit current window START/END (ISO 8601)."),
+    as_of: str = typer.Option(None, "--as-of", help="Run as if at this time (ISO 8601)."),
+    force: bool = typer.Option(
+        False,
+        "--force",
+        help="Record a new run even if this window "
+        "was already monitored with the same configuration.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Monitor the configured models over their current windows and store the results.
+
+    Exit code 1 when any model has findings. Example: driftguard monitor -m credit-risk
+    """
+    ws = load_workspace()
+    explicit = parse_window(window)
+    moment = _utc(as_of) if as_of else None
+    runs = []
+    with ws.open_lake() as lake:
+        for cfg in ws.config.select(model):
+            runs.append(
+                run_monitoring(
+                    lake,
+                    ws.config,
+                    cfg.id,
+                    ws.settings,
+                    as_of=moment,
+                    current=explicit,
+                    force=force,
+                )
+            )
+    if as_json:
+        print_json([r.as_dict() for r in runs])
+    else:
+        for run in runs:
+            state = "reused stored run" if run.reused else f"snapshot {run.snapshot_id}"
+            console.print(
+                f"[bold]{run.model_id}[/] {run.model_version} window {run.current} "
+                f"({run.n_current:,} rows; reference {run.n_reference:,}) run {run.run_id}, "
+                f"{state}"
+            )
+            for finding in run.findings:
+                console.print(f"  - {finding}", markup=False)
+    if any(r.findings for r in runs):
+        raise typer.Exit(1)
+
+
+@app.command()
+def runs(
+    model: str = typer.Option(None, "--model", "-m", help="Only this model."),
+    limit: int = typer.Option(20, help="How many runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List past monitoring runs, newest first.
+
+    Example: driftguard runs -m fraud --limit 5
+    """
+    ws = load_workspace()
+    with ws.open_lake() as lake:
+        listed = recent_runs(lake, model, limit)
+    if as_json:
+        print_json([r.as_dict() for r in listed])
+        return
+    print_table(
+        "Monitoring runs",
+        ["run", "model", "window start", "window end", "rows", "findings"],
+        [
+            (r.run_id, r.model_id, r.current.start, r.current.end, r.n_current, len(r.findings))
+            for r in listed
+        ],
+    )
