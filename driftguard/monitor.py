@@ -161,7 +161,10 @@ def run_monitoring(
 ) -> MonitoringRun:
     """Monitor one model over one window and commit every result in one transaction."""
     model = config.model(model_id)
-    stages = STAGES if stages is None else stages
+    if stages is None:
+        import driftguard.stages  # noqa: F401  (registers the stages in their order)
+
+        stages = STAGES
     as_of = as_of or datetime.now(UTC)
     current = current or model.current_window(as_of)
     reference = model.reference_window(current)
