@@ -344,19 +344,41 @@ def is_transient(error: BaseException) -> bool:
 
 
 def _prepare_sqlite_catalog(path: Path) -> None:
-    """Put the SQLite catalog in WAL mode (it persists in the file).
+    """Create a new SQLite catalog in WAL mode (the mode persists in the file).
 
     In its default rollback-journal mode SQLite locks readers out while a writer commits, so
     concurrent flow runs fail with "database is locked" even on reads; with WAL only
     simultaneous commits contend, and those are retried. Measured with three processes
     committing 40 batches each: 6-14 s with lock errors on reads vs 1.7-3.6 s without.
+
+    An existing catalog is never opened here: Python's ``sqlite3`` is a second copy of SQLite
+    in this process, and closing its file descriptor would drop the POSIX locks that DuckDB's
+    copy holds on the same file in other threads (seen as "disk I/O error"). A new catalog is
+    made under a temporary name and linked into place, so racing creators cannot clash.
     """
+    if path.exists():
+        if not _is_wal(path):
+            log.warning("catalog %s is not in WAL mode; concurrent runs will contend", path)
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     try:
-        with contextlib.closing(sqlite3.connect(path, timeout=30)) as db:
+        with contextlib.closing(sqlite3.connect(temporary)) as db:
             db.execute("PRAGMA journal_mode=WAL")
-    except sqlite3.OperationalError as error:  # another process holds it; it is WAL already
-        log.debug("could not switch %s to WAL now: %s", path, error)
+        try:
+            os.link(temporary, path)  # atomic: fails if another creator won
+        except FileExistsError:
+            pass
+    finally:
+        for leftover in (temporary, Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
+            leftover.unlink(missing_ok=True)
+
+
+def _is_wal(path: Path) -> bool:
+    """Bytes 18-19 of a SQLite header are 2 in WAL mode (sqlite.org/fileformat.html)."""
+    with path.open("rb") as handle:
+        header = handle.read(20)
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
 
 
 def with_retry(fn: Callable[[], T], *, what: str, attempts: int = 30) -> T:

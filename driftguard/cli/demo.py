@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -13,7 +15,7 @@ from driftguard.cli._prefect import prepare_prefect_env
 from driftguard.cli.lake import example_config_text, status, wipe_home
 from driftguard.config import Settings
 from driftguard.simulate import SimulationRefused, simulate_model
-from driftguard.workspace import mark_home, resolve_config_path
+from driftguard.workspace import Workspace, mark_home, resolve_config_path
 
 
 @app.command()
@@ -28,7 +30,8 @@ def demo(
     """Run DriftGuard end to end on simulated logs for three models.
 
     Writes an example config if there is none, simulates 14 days of logs per model, runs the
-    Prefect ingestion flow and prints what the lake now holds. Example: driftguard demo --fresh
+    Prefect flow monitor-fleet (ingest, then monitor) and prints what the lake holds.
+    Example: driftguard demo --fresh
     """
     settings = Settings.from_env()
     if fresh:
@@ -59,35 +62,43 @@ def demo(
                 f"{len(result.files)} files"
             )
 
-    console.rule("2. ingest" + (" (Prefect flow ingest-logs)" if use_prefect else ""))
+    console.rule("2. ingest and monitor" + (" (Prefect flow monitor-fleet)" if use_prefect else ""))
     started = time.perf_counter()
-    if use_prefect:
-        prepare_prefect_env(ws.settings.home)
-        from flows.ingest import ingest_logs
-
-        reports = ingest_logs(config_path=str(config_path))
-    else:
-        from driftguard.ingest import ingest_model
-
-        with ws.open_lake() as lake:
-            reports = [
-                ingest_model(lake, m, ws.settings, base=ws.base).as_dict() for m in ws.config.models
-            ]
+    runs = _run_pipeline(ws, config_path, use_prefect)
     print_table(
-        f"Ingestion ({time.perf_counter() - started:.1f} s)",
-        ["model", "files new", "predictions", "labels", "quarantined"],
+        f"Monitoring runs ({time.perf_counter() - started:.1f} s)",
+        ["model", "run", "window start", "rows", "reference rows", "findings"],
         [
             (
                 r["model_id"],
-                r["files_ingested"],
-                r["predictions_accepted"],
-                r["labels_accepted"],
-                r["rows_quarantined"],
+                r["run_id"],
+                r["window"]["start"],
+                r["n_current"],
+                r["n_reference"],
+                "; ".join(r["findings"]) or "none",
             )
-            for r in reports
+            for r in runs
         ],
     )
 
     console.rule("3. lake status")
     status(as_json=False)
     console.print(f"home: {ws.settings.home.resolve()}  config: {config_path}")
+
+
+def _run_pipeline(ws: Workspace, config_path: Path, use_prefect: bool) -> list[dict[str, Any]]:
+    """Ingest and monitor every model: through the Prefect flow, or directly."""
+    if use_prefect:
+        prepare_prefect_env(ws.settings.home)
+        from flows.monitor import monitor_fleet
+
+        return monitor_fleet(config_path=str(config_path))
+    from driftguard.ingest import ingest_model
+    from driftguard.monitor import run_monitoring
+
+    with ws.open_lake() as lake:
+        for model in ws.config.models:
+            ingest_model(lake, model, ws.settings, base=ws.base)
+        return [
+            run_monitoring(lake, ws.config, m.id, ws.settings).as_dict() for m in ws.config.models
+        ]

@@ -1,0 +1,5 @@
+"""``python -m driftguard.cli`` runs the command line (used by tests and scripts)."""
+
+from driftguard.cli import main
+
+main()
