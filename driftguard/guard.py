@@ -50,7 +50,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any, Literal
 
@@ -253,6 +253,28 @@ class GuardState:
     digest: str
     switches: tuple[Switch, ...]
     safeguards: Mapping[str, Safeguard]
+
+    def __post_init__(self) -> None:
+        # Each switch is filed under one (key, value) pair of its target, so a check looks
+        # at the switches sharing a value with the request instead of at all of them.
+        index: dict[tuple[str, str], list[tuple[int, Switch]]] = {}
+        for rank, switch in enumerate(self.switches):
+            anchor = next(iter(switch.target.items()))
+            index.setdefault(anchor, []).append((rank, switch))
+        object.__setattr__(self, "_index", index)
+
+    def matching(self, request: Mapping[str, str]) -> tuple[Switch, ...]:
+        """The switches whose whole target matches ``request``, broadest first."""
+        index: dict[tuple[str, str], list[tuple[int, Switch]]] = self._index  # type: ignore[attr-defined]
+        hits = [
+            (rank, switch)
+            for pair in request.items()
+            for rank, switch in index.get(pair, ())
+            if switch.matches(request)
+        ]
+        if len(hits) > 1:
+            hits.sort(key=lambda hit: hit[0])
+        return tuple(switch for _, switch in hits)
 
 
 def parse_export(raw: bytes, *, source: str = "<export>") -> GuardState:
@@ -648,7 +670,7 @@ class Guard:
                 else f"no export loaded: failing {self.on_unavailable}",
             )
         self._error = message
-        self._error_at = datetime.now().astimezone().isoformat(timespec="seconds")
+        self._error_at = datetime.now(UTC).isoformat(timespec="seconds")
 
     def _clear(self) -> None:
         self._error = None
@@ -705,7 +727,7 @@ class Guard:
                     f"{self.on_unavailable}: {'blocked' if closed else 'allowed'} by policy"
                 ),
             )
-        hits = tuple(switch for switch in state.switches if switch.matches(request))
+        hits = state.matching(request)
         if not hits:
             return Decision(
                 blocked=False,
@@ -721,7 +743,12 @@ class Guard:
 
     def is_blocked(self, **targets: Any) -> bool:
         """True when an active switch (or the failure policy) blocks this request."""
-        return self.why_blocked(**targets).blocked
+        request = _request(targets, self._defaults)
+        self.refresh()
+        state = self._state
+        if state is None:
+            return self.on_unavailable == "closed"
+        return bool(state.matching(request))
 
     # ---- safeguards and fallback
 
@@ -775,12 +802,17 @@ def _signature(stat: os.stat_result) -> tuple[int, int, int, int]:
     return (stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
 
 
+_TARGET_SET = frozenset(TARGET_KEYS)
+
+
 def _request(targets: Mapping[str, Any], defaults: Mapping[str, str]) -> dict[str, str]:
-    unknown = sorted(set(targets) - set(TARGET_KEYS))
-    if unknown:
-        raise UnknownTarget(
-            f"unknown target key(s) {', '.join(unknown)}; use {', '.join(TARGET_KEYS)}"
-        )
     request = dict(defaults)
-    request.update({key: str(value) for key, value in targets.items() if value is not None})
+    for key, value in targets.items():
+        if key not in _TARGET_SET:
+            unknown = sorted(set(targets) - _TARGET_SET)
+            raise UnknownTarget(
+                f"unknown target key(s) {', '.join(unknown)}; use {', '.join(TARGET_KEYS)}"
+            )
+        if value is not None:
+            request[key] = value if type(value) is str else str(value)
     return request

@@ -72,6 +72,8 @@ DEFAULT_COLUMNS: Mapping[str, str | None] = {
 _CONTEXT_FIELDS = ("segment", "region", "endpoint")
 _NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
 _write = os.write  # one place for tests to inject a failing disk
+#: One encoder for every record (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
 
 
 class LoggerClosed(RuntimeError):
@@ -338,18 +340,29 @@ class PredictionLogger:
                     raise ValueError(f"{field} given, but no {field} column is configured")
                 continue
             _put(record, column, value, field)
-        for name, value in features.items():
-            _put(record, name, value, "feature")
-        for name, value in (protected or {}).items():
-            _put(record, name, value, "protected attribute")
+        for values, what in ((features, "feature"), (protected, "protected attribute")):
+            if not values:
+                continue
+            for name, value in values.items():  # _put inlined: this loop is the hot path
+                if name in record:
+                    raise ValueError(f"column {name!r} is given twice (again as {what})")
+                kind = type(value)
+                if (
+                    kind is str
+                    or value is None
+                    or kind is int
+                    or (kind is float and value - value == 0)
+                ):
+                    record[name] = value
+                else:
+                    record[name] = _scalar(value)
         for name, value in (context or {}).items():
             column = cols.get(name) if name in _CONTEXT_FIELDS else name
             _put(record, column or name, value, "context")
         for name in self.declared:
-            record.setdefault(name, None)
-        return (
-            json.dumps(record, ensure_ascii=True, allow_nan=False, separators=(",", ":")) + "\n"
-        ).encode("ascii")
+            if name not in record:
+                record[name] = None
+        return (_ENCODER.encode(record) + "\n").encode("ascii")
 
     # ------------------------------------------------------------------ writing
 
@@ -679,7 +692,12 @@ if hasattr(os, "register_at_fork"):
 def _put(record: dict[str, Any], column: str, value: Any, what: str) -> None:
     if column in record:
         raise ValueError(f"column {column!r} is given twice (again as {what})")
-    record[column] = _scalar(value)
+    kind = type(value)
+    # the common cases inline (x - x == 0 is false for NaN and the infinities)
+    if kind is str or value is None or kind is int or (kind is float and value - value == 0):
+        record[column] = value
+    else:
+        record[column] = _scalar(value)
 
 
 def _scalar(value: Any) -> Any:
