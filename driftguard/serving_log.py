@@ -357,8 +357,10 @@ class PredictionLogger:
                 else:
                     record[name] = _scalar(value)
         for name, value in (context or {}).items():
-            column = cols.get(name) if name in _CONTEXT_FIELDS else name
-            _put(record, column or name, value, "context")
+            column = (cols.get(name) if name in _CONTEXT_FIELDS else name) or name
+            if column in record and record[column] == _scalar(value):
+                continue  # e.g. region both a feature and the serving context: one column
+            _put(record, column, value, "context")
         for name in self.declared:
             if name not in record:
                 record[name] = None

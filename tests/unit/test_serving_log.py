@@ -275,6 +275,14 @@ def test_configured_columns_are_always_present(tmp_path):
     ]
 
 
+def test_a_context_value_equal_to_a_feature_shares_its_column(tmp_path):
+    logger = make(tmp_path)
+    logger.log("p1", {"region": "north"}, 0.5, context={"region": "north", "segment": "smb"})
+    logger.close()
+    [row] = records(tmp_path)
+    assert (row["region"], row["segment"]) == ("north", "smb")
+
+
 def test_timestamps(tmp_path):
     logger = make(tmp_path)
     logger.log("epoch", {}, 0.1, timestamp=0)
@@ -299,6 +307,7 @@ def test_timestamps(tmp_path):
         ({"features": {"score": 1}}, ValueError, "column 'score' is given twice"),
         ({"protected": {"income": "x"}}, ValueError, "again as protected attribute"),
         ({"predicted_class": 1}, ValueError, "no predicted_class column is configured"),
+        ({"context": {"income": 2.0}}, ValueError, "'income' is given twice .again as context"),
     ],
 )
 def test_wrong_arguments_fail_at_once(tmp_path, kwargs, error, message):
