@@ -576,7 +576,7 @@ class PredictionLogger:
     def stats(self) -> dict[str, Any]:
         """Counters since start: logged, written, published files/records, dropped, errors."""
         with self._lock:
-            counts = dict(self._counts)
+            counts: dict[str, Any] = dict(self._counts)
             counts["buffered"] = len(self._buffer)
             counts["last_error"] = self._last_error
         file = self._file
