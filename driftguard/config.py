@@ -228,7 +228,7 @@ class PerformanceSettings(_Strict):
     """When model performance counts as degraded (README "Performance")."""
 
     #: Fewer labelled predictions than this in a window: metrics are insufficient data.
-    min_labelled: int = Field(30, ge=1)
+    min_labelled: int = Field(100, ge=1)
     #: Highest tolerated drop against the reference window, in absolute terms, of
     #: higher-is-better classifier metrics (roc_auc, accuracy, f1, precision, recall).
     max_drop: dict[str, float] = Field(
