@@ -2,9 +2,10 @@
 
 Kept apart from ``monitor`` so that the run machinery does not depend on any metric, and the
 order of a run is readable in one place: drift, fairness, quality, performance, risk (risk
-reads the others' results, so it comes last of the metrics). Modules are imported from an
-explicit list because the order of registration is the order of the run (an import sorter
-must not be able to reorder it).
+reads the others' results, so it comes last of the metrics), then the governance stages.
+Registration order depends on which module happened to be imported first (the command line
+imports the risk module for ``driftguard risk``, for instance), so after importing, the
+registry is put in :data:`RUN_ORDER` (a stable sort: unlisted stages keep their order, last).
 """
 
 from __future__ import annotations
@@ -28,4 +29,8 @@ for _module, _optional in STAGE_MODULES:
         continue
     importlib.import_module(_module)
 
-__all__ = ["STAGES", "STAGE_MODULES"]
+#: Stage names in the order a run executes them.
+RUN_ORDER = ("drift", "fairness", "quality", "performance", "risk", "policy", "killswitch")
+STAGES.sort(key=lambda s: RUN_ORDER.index(s.name) if s.name in RUN_ORDER else len(RUN_ORDER))
+
+__all__ = ["RUN_ORDER", "STAGES", "STAGE_MODULES"]
