@@ -194,7 +194,9 @@ AGGREGATIONS: dict[str, tuple[Callable[[Sequence[float]], float | None], float]]
 }
 if tuple(AGGREGATIONS) != AGGREGATION_NAMES:  # pragma: no cover
     raise AssertionError("AGGREGATIONS and _fairness_names.AGGREGATION_NAMES disagree")
-#: Metrics judged by default, with their default thresholds (disparate impact: four_fifths).
+#: Metrics judged by default, with their default thresholds (disparate impact and the
+#: demographic parity ratio, i.e. the lowest selection rate over the highest as in the
+#: EEOC's original four-fifths rule, use ``four_fifths``).
 DEFAULT_THRESHOLDS = {
     "demographic_parity_difference": 0.1,
     "equal_opportunity_difference": 0.1,
@@ -211,6 +213,7 @@ def thresholds_for(settings: FairnessSettings) -> dict[str, float]:
     """The thresholds a model's fairness is judged by: defaults, then the configured ones."""
     return {
         "disparate_impact": settings.four_fifths,
+        "demographic_parity_ratio": settings.four_fifths,
         **DEFAULT_THRESHOLDS,
         **settings.thresholds,
     }
@@ -518,9 +521,10 @@ def evaluate_attribute(
         groups_pair = distinguishable = None
         if pair:
             low, high = pair
-            worse_first = (low, high)
-            if rate in ("false_positive_rate",):
-                worse_first = (high, low)  # for FPR the higher group gets more undeserved luck
+            # the group that fares worse comes first: the one least often given the favourable
+            # outcome (lowest selection rate, TPR, FPR, precision), or most often wrongly
+            # denied it (highest FNR)
+            worse_first = (high, low) if rate == "false_negative_rate" else (low, high)
             groups_pair = (worse_first[0].label, worse_first[1].label)
             a, b = low.rates[rate], high.rates[rate]  # type: ignore[index]
             if a.high is not None and b.low is not None:
