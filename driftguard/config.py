@@ -177,8 +177,8 @@ class FairnessSettings(_Strict):
     intersections: bool | list[list[str]] = True
     #: Metric -> threshold, on top of the defaults (disparate_impact and
     #: demographic_parity_ratio = four_fifths; demographic_parity_difference,
-    #: equal_opportunity_difference and equalized_odds_difference = 0.1). ``*_difference`` metrics breach above their
-    #: threshold, ``*_ratio`` metrics and disparate_impact below it.
+    #: equal_opportunity_difference and equalized_odds_difference = 0.1). ``*_difference``
+    #: metrics breach above their threshold, ``*_ratio`` metrics and disparate_impact below it.
     thresholds: dict[str, float] = Field(default_factory=dict)
 
     @field_validator("thresholds")

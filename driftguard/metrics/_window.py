@@ -33,7 +33,8 @@ def labelled_window_sql(
     start, end, threshold = f"${prefix}_start", f"${prefix}_end", f"${prefix}_threshold"
     picked = "".join(f"p.{quote_ident(c)}, " for c in columns)
     if model.task == "binary_classification":
-        predicted = f"coalesce(p.predicted_class, CAST(p.score >= {threshold} AS DOUBLE))"
+        logged = "CASE WHEN NOT isnan(p.predicted_class) THEN p.predicted_class END"
+        predicted = f"coalesce({logged}, CAST(p.score >= {threshold} AS DOUBLE))"
     else:
         predicted = "CAST(NULL AS DOUBLE)"
     sql = f"""(SELECT {picked}{predicted} AS {PREDICTED}, p.score AS {SCORE}, l.label AS {LABEL}

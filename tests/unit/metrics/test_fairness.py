@@ -284,7 +284,7 @@ def test_file_interface_validates_columns_and_values(tmp_path):
         FairnessInputError, match=r"protected column 'sex' not found; the file has: p, s"
     ):
         fairness_of_file(path, prediction="p", protected=["sex"])
-    with pytest.raises(FairnessInputError, match="are not 0 or 1; pass a threshold"):
+    with pytest.raises(FairnessInputError, match="are not all 0 or 1; pass a threshold"):
         fairness_of_file(path, prediction="p", protected=["s"])
     result = fairness_of_file(
         path,
