@@ -820,7 +820,7 @@ def fairness_of_file(
     prediction: str,
     protected: Sequence[str],
     label: str | None = None,
-    favourable: int = 1,
+    favourable: int | None = None,
     threshold: float | None = None,
     settings: FairnessSettings | None = None,
     reference_groups: Mapping[str, str] | None = None,
@@ -830,11 +830,14 @@ def fairness_of_file(
     ``prediction`` holds 0/1 decisions, or scores turned into decisions by
     ``score >= threshold``; ``label`` (optional) holds 0/1 outcomes. Each protected column
     is measured alone and, with two or more, together (``settings.intersections``).
+    ``favourable`` overrides ``settings.favourable_outcome``.
     """
     path = Path(path)
     if not path.exists() and not globlib.glob(str(path)):
         raise FairnessInputError(f"{path}: file not found")
-    settings = settings or FairnessSettings(favourable_outcome=favourable)  # type: ignore[arg-type]
+    settings = settings or FairnessSettings()
+    if favourable is None:
+        favourable = settings.favourable_outcome
     if favourable not in (0, 1):
         raise FairnessInputError(f"favourable outcome must be 0 or 1, got {favourable!r}")
     if not protected:

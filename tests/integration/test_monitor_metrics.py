@@ -138,12 +138,13 @@ def test_risk_without_drift_is_renormalised_and_says_so(ws, lake):
     stages = [FairnessStage(), QualityStage(), PerformanceStage(), RiskStage()]
     run = run_monitoring(lake, ws.config, "credit", ws.settings, as_of=NOW, stages=stages)
     risk = run.summary["risk"]
-    assert risk["missing"] == {"drift": "the drift stage did not run"}
+    assert risk["missing"] == ["drift"]
+    assert risk["missing_reasons"] == {"drift": "the drift stage did not run"}
     assert risk["components"]["drift"] is None
     assert "weights renormalised" in risk["note"]
     assert risk["available_weight"] == pytest.approx(0.65)
     row = lake.records("SELECT * FROM risk_history WHERE run_id = ?", [run.run_id])[0]
-    assert row["drift"] is None and json.loads(row["missing_json"]) == risk["missing"]
+    assert row["drift"] is None and json.loads(row["missing_json"]) == risk["missing_reasons"]
     # recompute the documented formula from the stored components
     comps = {c: row[c] for c in ("fairness", "quality", "performance")}
     weights = {"fairness": 0.25, "quality": 0.15, "performance": 0.25}
