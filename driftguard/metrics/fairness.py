@@ -673,15 +673,14 @@ def count_groups(
 
     Notes
     -----
-    The scan groups by all attribute columns at once (the finest groups), keeping only plain
-    sums per group: ``n = count(p)``, ``Σp``, and over rows with both a decision and a label
-    ``count``, ``Σp``, ``Σl``, ``Σp·l``. Every attribute set is then a GROUPING SETS roll-up
-    of those few rows, and the confusion matrix for the favourable outcome follows by
-    arithmetic (for f = 1: TP = Σp·l, FP = Σp − Σp·l, FN = Σl − Σp·l, TN = the rest; f = 0
-    swaps TP↔TN and FP↔FN). Validity (every value 0 or 1) is one more sum per column:
-    ``Σ|v·(v − 1)|`` is 0 exactly when every v is 0 or 1 (NaN makes it NaN). Measured at 1M
-    rows: per-row CASE/FILTER counting cost 6-8x a plain group count; this plan is a plain
-    group count with a few more sums.
+    The scan groups by all attribute columns *and* the decision and label values at once
+    (the finest groups: a handful of rows when decisions and labels are 0/1), counting rows.
+    Every attribute set is then a GROUPING SETS roll-up of that small result, where the
+    confusion matrix for the favourable outcome and the validity of the values (every
+    decision and label 0 or 1) are filtered sums. Measured at 1M rows: counting with per-row
+    CASE/FILTER expressions cost 4-8x a plain group count; per-row sums about 1.7x; this plan
+    about the same as a plain group count. Decision and label expressions must take few
+    distinct values (callers turn scores into 0/1 first, see :func:`fairness_of_file`).
     """
     if not attribute_sets:
         raise FairnessInputError("count_groups needs at least one attribute set")
@@ -694,19 +693,21 @@ def count_groups(
     label_sql = label or "CAST(NULL AS DOUBLE)"
     query = f"""
         WITH fine AS (
-            SELECT {keys},
-                count(*) AS rows_, count(__p) AS n, sum(__p) AS sp,
-                count(__p + __l) AS nl, sum(__p + 0 * __l) AS spl_p,
-                sum(__l + 0 * __p) AS spl_l, sum(__p * __l) AS spl,
-                sum(abs(__p * (__p - 1))) AS badp, sum(abs(__l * (__l - 1))) AS badl
-            FROM (SELECT {raw}, CAST({prediction} AS DOUBLE) AS __p,
-                         CAST({label_sql} AS DOUBLE) AS __l FROM {source})
+            SELECT {keys}, CAST(__p AS DOUBLE) AS p, CAST(__l AS DOUBLE) AS l, count(*) AS c
+            FROM (SELECT {raw}, {prediction} AS __p, {label_sql} AS __l FROM {source})
             GROUP BY ALL
         )
         SELECT GROUPING({keys}) AS __gid,
             {", ".join(f"CAST(__a{i} AS VARCHAR)" for i in range(width))},
-            sum(rows_), sum(n), sum(sp), sum(nl), sum(spl_p), sum(spl_l), sum(spl),
-            sum(badp), sum(badl)
+            sum(c),
+            coalesce(sum(c) FILTER (WHERE p IN (0, 1)), 0),
+            coalesce(sum(c) FILTER (WHERE p = 1), 0),
+            coalesce(sum(c) FILTER (WHERE p = 1 AND l = 1), 0),
+            coalesce(sum(c) FILTER (WHERE p = 1 AND l = 0), 0),
+            coalesce(sum(c) FILTER (WHERE p = 0 AND l = 1), 0),
+            coalesce(sum(c) FILTER (WHERE p = 0 AND l = 0), 0),
+            coalesce(sum(c) FILTER (WHERE p IS NOT NULL AND p NOT IN (0, 1)), 0),
+            coalesce(sum(c) FILTER (WHERE l IS NOT NULL AND l NOT IN (0, 1)), 0)
         FROM fine
         GROUP BY GROUPING SETS ({sets})
     """
@@ -720,36 +721,23 @@ def count_groups(
     first = tuple(attribute_sets[0])
     for row in rows:
         gid, values = row[0], row[1 : 1 + width]
-        total, n, sp, nl, spl_p, spl_l, spl, badp, badl = row[1 + width :]
-        bad_p = badp is not None and badp != 0  # NaN != 0 too
-        bad_l = badl is not None and badl != 0
-        n, sp, nl = int(n), _int(sp), int(nl)
-        spl_p, spl_l, spl = _int(spl_p), _int(spl_l), _int(spl)
-        tp, fp, fn = spl, spl_p - spl, spl_l - spl
-        tn = nl - tp - fp - fn
-        selected = sp
+        total, n, ones, tp, fp, fn, tn, bad_p, bad_l = (int(v) for v in row[1 + width :])
+        selected = ones
         if favourable == 0:
             tp, fp, fn, tn = tn, fn, fp, tp
-            selected = n - sp
+            selected = n - ones
         combo = by_gid[gid]
         group = tuple(values[columns.index(c)] for c in combo)
         out[combo].append(GroupCounts(group, n, selected, tp, fp, fn, tn))
         if combo == first:
             totals = CountTotals(
-                totals.rows + int(total),
+                totals.rows + total,
                 totals.with_prediction + n,
-                totals.labelled + nl,
-                totals.invalid_prediction or bad_p,
-                totals.invalid_label or bad_l,
+                totals.labelled + tp + fp + fn + tn,
+                totals.invalid_prediction or bad_p > 0,
+                totals.invalid_label or bad_l > 0,
             )
     return out, totals
-
-
-def _int(value: float | None) -> int:
-    """A sum of 0/1 doubles as an int (exact below 2**53); NaN or None (invalid) as 0."""
-    if value is None or value != value:
-        return 0
-    return int(round(value))
 
 
 def assess(
@@ -859,19 +847,26 @@ def fairness_of_file(
             raise FairnessInputError(
                 f"{path}: {', '.join(absent)} not found; the file has: {', '.join(available)}"
             )
-        pred_sql = _as_number(prediction, types[prediction])
         if threshold is not None:
-            pred_sql = f"CAST({pred_sql} >= {float(threshold)!r} AS DOUBLE)"
+            score = f"CAST({quote_ident(prediction)} AS DOUBLE)"
+            pred_sql = f"CAST({score} >= {float(threshold)!r} AS TINYINT)"
+        else:
+            pred_sql = _as_number(prediction, types[prediction])
         label_sql = _as_number(label, types[label]) if label else None
         sets = attribute_sets_for(protected, settings.intersections)
-        counts, totals = count_groups(
-            con,
-            relation,
-            attribute_sets=sets,
-            prediction=pred_sql,
-            label=label_sql,
-            favourable=favourable,
-        )
+        try:
+            counts, totals = count_groups(
+                con,
+                relation,
+                attribute_sets=sets,
+                prediction=pred_sql,
+                label=label_sql,
+                favourable=favourable,
+            )
+        except duckdb.ConversionException as error:
+            raise FairnessInputError(
+                f"{path}: {prediction!r} must hold numbers to apply a threshold ({error})"
+            ) from error
     finally:
         con.close()
     if totals.invalid_prediction:
@@ -891,16 +886,23 @@ def fairness_of_file(
     )
 
 
+_INTEGER_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "BOOLEAN")
+
+
 def _as_number(column: str, dtype: str) -> str:
-    """A column as DOUBLE; text that is not a number becomes NaN, which fails validation
-    (never silently NULL, which would read as "no decision")."""
+    """A 0/1 column for :func:`count_groups`, with few distinct values whatever it holds.
+
+    Integer and boolean columns are grouped as they are (an integer column with other values
+    is reported as invalid). Other types (scores as floats, text) are mapped to 0, 1, NULL or
+    -1 for anything else, so a column of scores passed without a threshold is reported as
+    invalid instead of making one group per distinct score; text that is not a number is
+    never silently NULL, which would read as "no decision".
+    """
     ref = quote_ident(column)
-    if dtype in ("VARCHAR", "BLOB") or dtype.startswith("VARCHAR"):
-        return (
-            f"CASE WHEN {ref} IS NOT NULL AND TRY_CAST({ref} AS DOUBLE) IS NULL "
-            f"THEN CAST('nan' AS DOUBLE) ELSE TRY_CAST({ref} AS DOUBLE) END"
-        )
-    return f"CAST({ref} AS DOUBLE)"
+    if dtype.split("(")[0] in _INTEGER_TYPES or dtype.startswith("U"):
+        return ref
+    number = f"TRY_CAST({ref} AS DOUBLE)"
+    return f"CASE WHEN {ref} IS NULL THEN NULL WHEN {number} IN (0, 1) THEN {number} ELSE -1 END"
 
 
 def group_fairness(
