@@ -968,6 +968,48 @@ def group_fairness(
     )
 
 
+# --------------------------------------------------------------------------- config check
+
+
+def protected_attribute_problems(model: ModelConfig, settings: Any, base: Path | None) -> list[str]:
+    """Protected attributes absent from the newest prediction log of each source.
+
+    What ``driftguard config check`` can see before any ingestion: it reads only the schema
+    of the newest file (Parquet footer, CSV header, first JSON lines), never the rows.
+    """
+    from driftguard.sources import discover
+
+    problems = []
+    for source in model.sources.predictions:
+        try:
+            files = discover(source, settings, base)
+        except DataError:
+            continue
+        if not files or not model.protected_names:
+            continue
+        newest = max(files, key=lambda f: (f.path.stat().st_mtime, str(f.path)))
+        literal = "'" + str(newest.path).replace("'", "''") + "'"
+        reader = {
+            "parquet": f"read_parquet({literal})",
+            "csv": f"read_csv({literal}, header=true, all_varchar=true)",
+            "jsonl": f"read_json_auto({literal}, format='newline_delimited')",
+        }[newest.format]
+        con = duckdb.connect()
+        try:
+            columns = [r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {reader}").fetchall()]
+        except duckdb.Error:
+            continue  # unreadable files are ingestion's business (it reports them)
+        finally:
+            con.close()
+        for name in model.protected_names:
+            if name not in columns:
+                problems.append(
+                    f"protected attribute {name!r} is not a column of the newest prediction "
+                    f"log {newest.path} (columns: {', '.join(columns)})"
+                )
+    return problems
+
+
 # --------------------------------------------------------------------------- monitoring stage
 
 

@@ -105,3 +105,22 @@ def test_risk_shows_the_latest_score_breakdown_and_history(workspace):
     # a model that was never scored is simply absent
     assert json.loads(invoke("risk", "-m", "churn", "--json").stdout) == []
     assert runner.invoke(app, ["risk", "-m", "nope"]).exit_code == 2
+
+
+def test_config_check_reports_a_protected_attribute_missing_from_the_logs(workspace):
+    from tests.helpers import good_row, landing, write_rows
+
+    rows = [{k: v for k, v in good_row(i).items() if k != "sex"} for i in range(3)]
+    write_rows(landing(workspace, "credit") / "day1.parquet", rows)
+    result = invoke("config", "check", str(workspace.config_path), "--json")
+    assert result.exit_code == 2
+    problems = json.loads(result.stdout)["problems"]
+    assert len(problems) == 1
+    assert problems[0].startswith(
+        "models[0].protected_attributes: protected attribute 'sex' is not a column of the "
+        "newest prediction log"
+    )
+    # logs that carry the attribute pass
+    write_rows(landing(workspace, "churn") / "day1.parquet", [good_row(i) for i in range(3)])
+    (landing(workspace, "credit") / "day1.parquet").unlink()
+    assert invoke("config", "check", str(workspace.config_path)).exit_code == 0
