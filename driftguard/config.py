@@ -155,6 +155,154 @@ class Sources(_Strict):
     labels: list[FileSource] = Field(default_factory=list)
 
 
+# --------------------------------------------------------------------------- metric settings
+
+RISK_COMPONENTS = ("drift", "fairness", "quality", "performance")
+
+
+class FairnessSettings(_Strict):
+    """How group fairness is judged for one model (see the README section "Fairness")."""
+
+    #: The prediction (and label) value that is good for the person: 1 for an approval model;
+    #: 0 for a risk score where a high score means "high risk" (predicted low risk is
+    #: favourable). Every rate is computed for this outcome.
+    favourable_outcome: Literal[0, 1] = 1
+    #: Groups with fewer rows (or fewer labelled rows, for label-based rates) are reported as
+    #: insufficient data and left out of the group metrics, never merged or dropped.
+    min_group_size: int = Field(30, ge=1)
+    #: Disparate impact below this is a finding (the four-fifths rule of US EEOC guidance).
+    four_fifths: float = Field(0.8, gt=0, lt=1)
+    #: Also measure intersections: true = all protected attributes together (when there are
+    #: two or more), false = none, or explicit lists such as [[sex, age_band]].
+    intersections: bool | list[list[str]] = True
+    #: Metric -> threshold, on top of the defaults (disparate_impact and
+    #: demographic_parity_ratio = four_fifths; demographic_parity_difference,
+    #: equal_opportunity_difference and equalized_odds_difference = 0.1). ``*_difference``
+    #: metrics breach above their threshold, ``*_ratio`` metrics and disparate_impact below it.
+    thresholds: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("thresholds")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        from driftguard.metrics._fairness_names import GROUP_METRICS
+
+        for name, threshold in value.items():
+            if name not in GROUP_METRICS:
+                raise ValueError(
+                    f"unknown fairness metric {name!r}; known: {', '.join(sorted(GROUP_METRICS))}"
+                )
+            if not 0 < threshold < 1:
+                raise ValueError(f"threshold of {name} must be between 0 and 1, got {threshold}")
+        return value
+
+    @field_validator("intersections")
+    @classmethod
+    def _intersections(cls, value: bool | list[list[str]]) -> bool | list[list[str]]:
+        if isinstance(value, list):
+            for combo in value:
+                if len(combo) < 2 or len(set(combo)) != len(combo):
+                    raise ValueError(
+                        f"an intersection needs two or more different attributes, got {combo}"
+                    )
+        return value
+
+
+class QualitySettings(_Strict):
+    """Data-quality thresholds of one model's current window (README "Data quality")."""
+
+    #: Highest tolerated share of missing values in any monitored column.
+    missing_rate: float = Field(0.05, gt=0, lt=1)
+    #: Highest tolerated share of numeric values outside the feature's declared min/max.
+    out_of_range_rate: float = Field(0.01, gt=0, lt=1)
+    #: Highest tolerated share of rows without a usable prediction.
+    invalid_prediction_rate: float = Field(0.01, gt=0, lt=1)
+    #: Highest tolerated share of quarantined rows in the batches that fed the window.
+    quarantine_rate: float = Field(0.05, gt=0, lt=1)
+    #: Rows per day against the reference window: below ``volume_drop`` or above
+    #: ``volume_spike`` times the reference rate is a finding.
+    volume_drop: float = Field(0.5, gt=0, lt=1)
+    volume_spike: float = Field(2.0, gt=1)
+
+
+class PerformanceSettings(_Strict):
+    """When model performance counts as degraded (README "Performance")."""
+
+    #: Fewer labelled predictions than this in a window: metrics are insufficient data.
+    min_labelled: int = Field(100, ge=1)
+    #: Highest tolerated drop against the reference window, in absolute terms, of
+    #: higher-is-better classifier metrics (roc_auc, accuracy, f1, precision, recall).
+    max_drop: dict[str, float] = Field(
+        default_factory=lambda: {"roc_auc": 0.05, "accuracy": 0.05, "f1": 0.05}
+    )
+    #: Highest tolerated relative increase against the reference window of error metrics
+    #: (log_loss, brier, mae, rmse): 0.2 means 20% worse.
+    max_increase: dict[str, float] = Field(
+        default_factory=lambda: {"log_loss": 0.2, "brier": 0.2, "mae": 0.2, "rmse": 0.2}
+    )
+    #: Absolute floors of higher-is-better metrics, e.g. {roc_auc: 0.7} (none by default).
+    minimum: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known(self) -> PerformanceSettings:
+        higher = {"roc_auc", "accuracy", "f1", "precision", "recall"}
+        lower = {"log_loss", "brier", "mae", "rmse"}
+        for field_name, allowed in (
+            ("max_drop", higher),
+            ("minimum", higher),
+            ("max_increase", lower),
+        ):
+            for name, value in getattr(self, field_name).items():
+                if name not in allowed:
+                    known = ", ".join(sorted(allowed))
+                    raise ValueError(f"{field_name}: unknown metric {name!r}; known: {known}")
+                if value <= 0:
+                    raise ValueError(f"{field_name}.{name} must be positive, got {value}")
+        return self
+
+
+class RiskSettings(_Strict):
+    """The composite risk score (README "Risk score")."""
+
+    #: Weight of each component in the weighted mean; 0 leaves a component out.
+    weights: dict[str, float] = Field(
+        default_factory=lambda: {
+            "drift": 0.35,
+            "fairness": 0.25,
+            "quality": 0.15,
+            "performance": 0.25,
+        }
+    )
+    #: Share of the score taken by the worst component instead of the weighted mean, so one
+    #: severe problem cannot hide behind three healthy components (0 = plain weighted mean).
+    worst_share: float = Field(0.5, ge=0, le=1)
+    #: Status thresholds on the 0-100 score.
+    attention: float = Field(50, gt=0, lt=100)
+    at_risk: float = Field(70, gt=0, le=100)
+    #: Below this share of the total weight available, the score is UNKNOWN.
+    min_available_weight: float = Field(0.5, gt=0, le=1)
+    #: Trend over the last ``trend_runs`` scored runs; a fitted change smaller than
+    #: ``trend_band`` points is "stable".
+    trend_runs: int = Field(5, ge=2, le=100)
+    trend_band: float = Field(5.0, ge=0)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RiskSettings:
+        unknown = set(self.weights) - set(RISK_COMPONENTS)
+        if unknown:
+            raise ValueError(
+                f"weights: unknown component(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(RISK_COMPONENTS)}"
+            )
+        if any(w < 0 for w in self.weights.values()) or not any(self.weights.values()):
+            raise ValueError("weights must be non-negative and at least one must be positive")
+        if self.attention >= self.at_risk:
+            raise ValueError(f"attention ({self.attention}) must be below at_risk ({self.at_risk})")
+        return self
+
+    def weight(self, component: str) -> float:
+        return float(self.weights.get(component, 0.0))
+
+
 # --------------------------------------------------------------------------- windows
 
 Cadence = Literal["hourly", "daily", "weekly"]
@@ -321,6 +469,10 @@ class ModelConfig(_DurationFields):
     future_tolerance: timedelta = timedelta(minutes=5)
     recipients: list[str] = Field(default_factory=list)
     simulation: SimulationSpec | None = None
+    fairness: FairnessSettings = Field(default_factory=FairnessSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+    performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
+    risk: RiskSettings = Field(default_factory=RiskSettings)
 
     @field_validator("features", mode="before")
     @classmethod
@@ -370,6 +522,20 @@ class ModelConfig(_DurationFields):
             raise ValueError("a regression model needs a score column (the predicted value)")
         for attr in ("prediction_id", "timestamp"):
             check_column_name(getattr(self.columns, attr))
+        for attr in self.protected_attributes:
+            if attr.groups and attr.reference_group and attr.reference_group not in attr.groups:
+                raise ValueError(
+                    f"protected attribute {attr.name!r}: reference_group "
+                    f"{attr.reference_group!r} is not one of its groups ({', '.join(attr.groups)})"
+                )
+        if isinstance(self.fairness.intersections, list):
+            for combo in self.fairness.intersections:
+                unknown = set(combo) - set(protected)
+                if unknown:
+                    raise ValueError(
+                        "fairness.intersections names attributes that are not protected "
+                        f"attributes: {', '.join(sorted(unknown))}"
+                    )
         if self.simulation:
             unknown = set(self.simulation.drift) - set(self.features)
             if unknown:
@@ -395,6 +561,16 @@ class ModelConfig(_DurationFields):
     @property
     def protected_names(self) -> list[str]:
         return [p.name for p in self.protected_attributes]
+
+    def fairness_attribute_sets(self) -> list[tuple[str, ...]]:
+        """Each protected attribute alone, then the configured intersections, in order."""
+        sets: list[tuple[str, ...]] = [(name,) for name in self.protected_names]
+        wanted = self.fairness.intersections
+        if wanted is True and len(sets) >= 2:
+            sets.append(tuple(self.protected_names))
+        elif isinstance(wanted, list):
+            sets.extend(tuple(combo) for combo in wanted if tuple(combo) not in sets)
+        return sets
 
     @property
     def context_columns(self) -> dict[str, str]:
@@ -524,7 +700,7 @@ def format_validation_error(error: ValidationError) -> list[str]:
         for part in problem["loc"]:
             if isinstance(part, int):
                 path += f"[{part}]"
-            elif part in {"function-after[_consistent()]", "function-after[_range()]"}:
+            elif isinstance(part, str) and part.startswith("function-after["):
                 continue
             else:
                 path += f".{part}" if path else str(part)

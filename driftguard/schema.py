@@ -96,6 +96,100 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        5,
+        "fairness, data quality, performance, risk history and model health",
+        (
+            """CREATE TABLE IF NOT EXISTS fairness_groups (
+                run_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                attribute VARCHAR NOT NULL,       -- 'sex' or an intersection 'sex × age_band'
+                columns_json VARCHAR NOT NULL,    -- the attribute columns, as a JSON list
+                group_label VARCHAR NOT NULL,     -- 'female × 18-24'; '<missing>' for NULL
+                group_json VARCHAR NOT NULL,      -- the group values, as a JSON list
+                status VARCHAR NOT NULL,          -- ok | insufficient_data | missing_value
+                is_reference BOOLEAN NOT NULL,
+                n BIGINT NOT NULL,                -- rows with a decision
+                selected BIGINT NOT NULL,         -- favourable decisions
+                labelled BIGINT NOT NULL,
+                tp BIGINT NOT NULL, fp BIGINT NOT NULL, fn BIGINT NOT NULL, tn BIGINT NOT NULL,
+                selection_rate DOUBLE, selection_rate_low DOUBLE, selection_rate_high DOUBLE,
+                tpr DOUBLE, tpr_low DOUBLE, tpr_high DOUBLE,
+                fpr DOUBLE, fpr_low DOUBLE, fpr_high DOUBLE,
+                fnr DOUBLE, fnr_low DOUBLE, fnr_high DOUBLE,
+                precision DOUBLE, precision_low DOUBLE, precision_high DOUBLE,
+                disparate_impact DOUBLE,          -- selection rate over the reference group's
+                window_start TIMESTAMPTZ NOT NULL,
+                window_end TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS fairness_metrics (
+                run_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                attribute VARCHAR NOT NULL,
+                metric VARCHAR NOT NULL,          -- e.g. demographic_parity_ratio
+                value DOUBLE,
+                threshold DOUBLE,
+                verdict VARCHAR NOT NULL,         -- ok|warning|critical|insufficient_data|
+                                                  -- not_judged
+                severity DOUBLE,                  -- 0..1, 0.5 at the threshold
+                groups_json VARCHAR,              -- the extreme groups, worst first
+                window_start TIMESTAMPTZ NOT NULL,
+                window_end TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS quality_metrics (
+                run_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                "check" VARCHAR NOT NULL,         -- missing_rate | out_of_range_rate | ...
+                "column" VARCHAR,                 -- the column checked, NULL for window-wide
+                value DOUBLE,
+                numerator DOUBLE,
+                denominator DOUBLE,
+                threshold DOUBLE,
+                verdict VARCHAR NOT NULL,
+                severity DOUBLE,
+                window_start TIMESTAMPTZ NOT NULL,
+                window_end TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS performance_metrics (
+                run_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                "window" VARCHAR NOT NULL,        -- current | reference
+                metric VARCHAR NOT NULL,          -- accuracy, roc_auc, rmse, label_coverage, ...
+                value DOUBLE,
+                n_labelled BIGINT NOT NULL,
+                n_predictions BIGINT NOT NULL,
+                window_start TIMESTAMPTZ NOT NULL,
+                window_end TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS risk_history (
+                run_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                model_version VARCHAR NOT NULL,
+                as_of TIMESTAMPTZ NOT NULL,
+                window_start TIMESTAMPTZ NOT NULL,
+                window_end TIMESTAMPTZ NOT NULL,
+                score DOUBLE,                     -- 0..100, NULL when UNKNOWN
+                status VARCHAR NOT NULL,          -- HEALTHY | ATTENTION_NEEDED | AT_RISK | UNKNOWN
+                drift DOUBLE, fairness DOUBLE, quality DOUBLE, performance DOUBLE,
+                missing_json VARCHAR NOT NULL,    -- component -> why it is missing
+                breakdown_json VARCHAR NOT NULL,  -- the full breakdown, for reports
+                trend VARCHAR NOT NULL,           -- improving | stable | worsening | unknown
+                recorded_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS model_health (
+                model_id VARCHAR NOT NULL,        -- one row per model, replaced by each run
+                model_version VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,
+                score DOUBLE,
+                trend VARCHAR NOT NULL,
+                run_id VARCHAR NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 

@@ -7,7 +7,13 @@ from pathlib import Path
 import typer
 
 from driftguard.cli._common import console, print_json, subapp
-from driftguard.config import ConfigFileError, Settings, config_json_schema, load_config
+from driftguard.config import (
+    Config,
+    ConfigFileError,
+    Settings,
+    config_json_schema,
+    load_config,
+)
 from driftguard.workspace import resolve_config_path
 
 config_app = subapp("config", "Validate the configuration and export its JSON schema.")
@@ -33,6 +39,15 @@ def check(
             for problem in error.problems:
                 console.print(f"  - {problem}", markup=False)
         raise typer.Exit(2) from error
+    problems = _log_problems(config, target)
+    if problems:
+        if as_json:
+            print_json({"path": str(target), "valid": False, "problems": problems})
+        else:
+            console.print(f"[red]{target}: {len(problems)} problem(s)[/]")
+            for problem in problems:
+                console.print(f"  - {problem}", markup=False)
+        raise typer.Exit(2)
     summary = {
         "path": str(target),
         "valid": True,
@@ -45,6 +60,18 @@ def check(
         console.print(
             f"{target}: valid, {len(config.models)} model(s): {', '.join(summary['models'])}"
         )
+
+
+def _log_problems(config: Config, target: Path) -> list[str]:
+    """Declared protected attributes that the newest prediction logs do not carry."""
+    from driftguard.metrics.fairness import protected_attribute_problems
+
+    settings = Settings.from_env()
+    return [
+        f"models[{i}].protected_attributes: {problem}"
+        for i, model in enumerate(config.models)
+        for problem in protected_attribute_problems(model, settings, target.resolve().parent)
+    ]
 
 
 @config_app.command("schema")

@@ -151,3 +151,62 @@ def test_settings_from_environment_keep_secrets_out_of_repr():
     settings = Settings.from_env({"DRIFTGUARD_HOME": "/x", "DRIFTGUARD_PII_KEY": "s3cret"})
     assert str(settings.home) == "/x"
     assert "s3cret" not in repr(settings)
+
+
+# --------------------------------------------------------------------------- metric settings
+
+
+def _model_with(**extra):
+    from tests.helpers import model_dict
+
+    return {"models": [model_dict("credit", **extra)]}
+
+
+def test_metric_settings_have_defaults():
+    from driftguard.config import parse_config
+
+    model = parse_config(_model_with()).models[0]
+    # defaults documented in the README sections Fairness, Data quality, Performance, Risk
+    assert model.fairness.favourable_outcome == 1 and model.fairness.min_group_size == 30
+    assert model.fairness.four_fifths == 0.8 and model.quality.volume_drop == 0.5
+    assert model.performance.min_labelled == 100
+    assert model.risk.weights == {
+        "drift": 0.35,
+        "fairness": 0.25,
+        "quality": 0.15,
+        "performance": 0.25,
+    }
+    assert (model.risk.attention, model.risk.at_risk) == (50, 70)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ({"fairness": {"thresholds": {"parity": 0.1}}}, "unknown fairness metric 'parity'"),
+        ({"fairness": {"thresholds": {"disparate_impact": 1.5}}}, "must be between 0 and 1"),
+        ({"fairness": {"favourable_outcome": 2}}, "favourable_outcome"),
+        ({"fairness": {"intersections": [["sex", "race"]]}}, "not protected attributes: race"),
+        ({"fairness": {"intersections": [["sex"]]}}, "two or more different attributes"),
+        ({"risk": {"weights": {"drfit": 1}}}, "unknown component(s) drfit"),
+        ({"risk": {"attention": 80}}, "must be below at_risk"),
+        ({"performance": {"max_drop": {"rmse": 0.1}}}, "max_drop: unknown metric 'rmse'"),
+    ],
+)
+def test_metric_settings_are_validated(extra, message):
+    from driftguard.config import ConfigFileError, parse_config
+
+    with pytest.raises(ConfigFileError) as error:
+        parse_config(_model_with(**extra))
+    assert message in str(error.value)
+
+
+def test_intersections_and_attribute_sets():
+    from driftguard.config import parse_config
+
+    two = [{"name": "sex"}, {"name": "age_band"}]
+    model = parse_config(_model_with(protected_attributes=two)).models[0]
+    assert model.fairness_attribute_sets() == [("sex",), ("age_band",), ("sex", "age_band")]
+    off = parse_config(
+        _model_with(protected_attributes=two, fairness={"intersections": False})
+    ).models[0]
+    assert off.fairness_attribute_sets() == [("sex",), ("age_band",)]
