@@ -767,6 +767,8 @@ class DriftMethod:
 
     name: str
     title: str
+    #: Short label for sentences and tables ("PSI", "KS", ...).
+    short: str
     kinds: frozenset[str]
     #: Statistical test (verdict from the p-value) or effect size (verdict from the value).
     is_test: bool
@@ -790,6 +792,7 @@ METHODS: Mapping[str, DriftMethod] = {
         DriftMethod(
             "psi",
             "Population stability index",
+            "PSI",
             frozenset({"numeric", "categorical"}),
             is_test=False,
             warning=0.1,
@@ -799,6 +802,7 @@ METHODS: Mapping[str, DriftMethod] = {
         DriftMethod(
             "ks",
             "Kolmogorov-Smirnov test",
+            "KS",
             frozenset({"numeric"}),
             is_test=True,
             warning=0.05,
@@ -809,6 +813,7 @@ METHODS: Mapping[str, DriftMethod] = {
         DriftMethod(
             "wasserstein",
             "Wasserstein distance / reference std",
+            "Wasserstein/std",
             frozenset({"numeric"}),
             is_test=False,
             warning=0.1,
@@ -819,6 +824,7 @@ METHODS: Mapping[str, DriftMethod] = {
         DriftMethod(
             "jensen_shannon",
             "Jensen-Shannon distance (base 2)",
+            "Jensen-Shannon",
             frozenset({"numeric", "categorical"}),
             is_test=False,
             warning=0.1,
@@ -828,6 +834,7 @@ METHODS: Mapping[str, DriftMethod] = {
         DriftMethod(
             "kl",
             "Kullback-Leibler divergence",
+            "KL",
             frozenset({"numeric", "categorical"}),
             is_test=False,
             # PSI = KL(c||r) + KL(r||c), about twice KL for small shifts: half PSI's levels
@@ -838,6 +845,7 @@ METHODS: Mapping[str, DriftMethod] = {
         DriftMethod(
             "chi_square",
             "Chi-square goodness-of-fit test",
+            "chi-square",
             frozenset({"categorical"}),
             is_test=True,
             warning=0.05,
@@ -847,6 +855,7 @@ METHODS: Mapping[str, DriftMethod] = {
         DriftMethod(
             "z_test",
             "Two-proportion Z-test",
+            "Z-test",
             frozenset({"categorical"}),
             is_test=True,
             warning=0.05,
