@@ -6,6 +6,7 @@ order of a run is readable in one place.
 
 from __future__ import annotations
 
+import driftguard.drift  # noqa: F401  (1. drift)
 from driftguard.monitor import STAGES
 
 __all__ = ["STAGES"]
