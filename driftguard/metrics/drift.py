@@ -231,6 +231,9 @@ def category_bins(
     >>> labels, r.tolist(), c.tolist()
     (['a', 'b', '(missing)', '(unseen)'], [1, 2, 1, 0], [2, 1, 0, 1])
     """
+    for name, values in (("reference", reference), ("current", current)):
+        if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+            raise v.fail(name, "category_bins", "an iterable of category values", values)
     ref = category_counts(reference)
     cur = category_counts(current)
     categories = sorted(k for k in ref if k is not None)
@@ -555,7 +558,9 @@ def kolmogorov_smirnov_test(
     D is computed exactly, as an integer count difference max |a_i·n_c − b_i·n_r| divided by
     n_r·n_c, over every distinct value of either sample (ties handled by evaluating both CDFs
     right-continuously). With the exact method the statistic lies on the lattice of multiples
-    of 1/lcm(n_r, n_c).
+    of 1/lcm(n_r, n_c). Where scipy's exact sum rounds a p-value of 1 to slightly above 1, it
+    gives up and returns its asymptotic approximation (e.g. 0.99996 for two samples of 7 at
+    D = 1/7); this function keeps the exact value, 1.
 
     References
     ----------
