@@ -578,15 +578,11 @@ def store_profile(
         if name in have_values:
             continue
         values = dsql.ValueSource.from_rows(source, name)
-        lake.execute(
-            f"INSERT INTO drift_profile_values SELECT $pid, $build, $col, v, c FROM ({values.sql})",
-            {
-                **dict(values.params),
-                "pid": stored.profile_id,
-                "build": stored.build_id,
-                "col": name,
-            },
+        insert = (
+            f"INSERT INTO drift_profile_values SELECT $pid, $build, $col, v, c FROM ({values.sql})"
         )
+        params = {**values.params, "pid": stored.profile_id, "build": stored.build_id, "col": name}
+        lake.execute(insert, dsql.bind(insert, params))
         (n_values,) = lake.fetchone(
             "SELECT count(*) FROM drift_profile_values WHERE build_id = ? AND column_name = ?",
             [stored.build_id, name],

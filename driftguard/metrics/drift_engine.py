@@ -515,9 +515,12 @@ def binned_result(
 
     if method == "z_test":
         assert isinstance(ref, CategoricalSummary) and isinstance(cur, CategoricalSummary)
-        first = sorted(ref.counts)[0]
         if min(ref.n_values, cur.n_values) < minimum:
             return insufficient(ref.n_values, cur.n_values, _too_few(minimum))
+        # the tracked category comes from the whole reference (a segment may lack one)
+        whole = col.reference
+        assert isinstance(whole, CategoricalSummary)
+        first = sorted(whole.counts or ref.counts)[0]
         a_r, a_c = ref.counts.get(first, 0), cur.counts.get(first, 0)
         test = m.two_proportion_z_test([a_r, ref.n_values - a_r], [a_c, cur.n_values - a_c])
         details = {

@@ -21,6 +21,7 @@ run gives the same numbers every time regardless of threads. Column names always
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +76,20 @@ def _params(source: Source, **more: Any) -> dict[str, Any]:
     return {**source.params, **source.chunk_params, **more}
 
 
+#: Quoted identifiers and string literals (skipped), or a named parameter ($name).
+_TOKENS = re.compile(r'"(?:[^"]|"")*"|\'(?:[^\']|\'\')*\'|\$([A-Za-z_][A-Za-z0-9_]*)')
+
+
+def bind(sql: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The named parameters ``sql`` uses (DuckDB refuses unused ones)."""
+    used = {m.group(1) for m in _TOKENS.finditer(sql) if m.group(1)}
+    return {k: v for k, v in params.items() if k in used}
+
+
+def _run(con: Any, sql: str, params: Mapping[str, Any]) -> Any:
+    return con.execute(sql, bind(sql, params))
+
+
 # ----------------------------------------------------------------------------- profile
 
 
@@ -90,7 +105,7 @@ def build_profile(
     """A reference profile of ``source`` (see the module docstring for the scans)."""
     numeric = [s for s in specs if s.kind == "numeric"]
     select = ["count(*)"] + [f"count({source.column(s.name)})" for s in numeric]
-    row = con.execute(source.query(", ".join(select)), _params(source)).fetchone()
+    row = _run(con, source.query(", ".join(select)), _params(source)).fetchone()
     n_rows = int(row[0])
     present = {s.name: int(n) for s, n in zip(numeric, row[1:], strict=True)}
     edges = _quantile_edges(con, source, numeric, present, settings.bins)
@@ -149,7 +164,7 @@ def _quantile_edges(
                 # quantile_disc(x, q) is x_(ceil(n q) - 1): (j + 0.5) / n selects x_(j) exactly
                 params[f"q{i}"] = [(j + 0.5) / n for j in m.quantile_positions(n, bins)]
                 select.append(f"quantile_disc({source.column(s.name)}::DOUBLE, $q{i})")
-            row = con.execute(source.query(", ".join(select)), params).fetchone()
+            row = _run(con, source.query(", ".join(select)), params).fetchone()
             for s, values in zip(batch, row, strict=True):
                 edges[s.name] = np.unique(np.asarray(values, dtype=float))
             batch = []
@@ -189,7 +204,7 @@ def _histograms(
     if keys:
         key_select = f"grouping({', '.join(keys)}), " + ", ".join(keys) + ", "
         group = f"GROUP BY GROUPING SETS ({', '.join(sets)})"
-    rows = con.execute(source.query(key_select + ", ".join(select), group=group), params).fetchall()
+    rows = _run(con, source.query(key_select + ", ".join(select), group=group), params).fetchall()
     out: dict[tuple[str, str], dict[str, Summary]] = {}
     for row in rows:
         values = list(row)
@@ -297,8 +312,10 @@ def exact_gap_sql(
     cur = current.query(
         f"{expr}::DOUBLE AS v, count(*) AS c", extra_where=f"{expr} IS NOT NULL", group="GROUP BY 1"
     )
+    # both windows may bind the same parameter names ($w_start, ...): rename the reference's
+    ref_sql, ref_params = _prefixed(reference.sql, reference.params, "ref_")
     sql = f"""
-    WITH r AS ({reference.sql}),
+    WITH r AS ({ref_sql}),
          c AS ({cur}),
          n AS (SELECT (SELECT sum(c) FROM r)::BIGINT AS nr, (SELECT sum(c) FROM c)::BIGINT AS nc),
          u AS (SELECT coalesce(r.v, c.v) AS v, coalesce(r.c, 0) AS rc, coalesce(c.c, 0) AS cc
@@ -312,12 +329,23 @@ def exact_gap_sql(
            sqrt(list_sum(list(rc * (v - mean.mu) * (v - mean.mu) ORDER BY v)) / n.nr)
     FROM w, n, mean GROUP BY n.nr, n.nc, mean.mu
     """
-    params = {**dict(reference.params), **_params(current)}
-    row = con.execute(sql, params).fetchone()
+    params = {**ref_params, **_params(current)}
+    row = _run(con, sql, params).fetchone()
     if row is None or not row[0] or not row[1]:
         return None
     nr, nc, numerator, distance, std = row
     return ExactGap(int(numerator), float(distance or 0.0), int(nr), int(nc), float(std or 0.0))
+
+
+def _prefixed(sql: str, params: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, Any]]:
+    """Rename the named parameters of ``sql`` so two sources can share one statement
+    (both windows bind ``$w_start``, for instance)."""
+
+    def rename(match: re.Match[str]) -> str:
+        name = match.group(1)
+        return f"${prefix}{name}" if name in params else match.group(0)
+
+    return _TOKENS.sub(rename, sql), {f"{prefix}{k}": v for k, v in params.items()}
 
 
 def exact_chunk_values_sql(
@@ -353,7 +381,7 @@ def exact_chunk_values_sql(
     FROM w JOIN ks USING (k), nr, sd
     GROUP BY w.k, ks.nk, nr.nr, sd.sd ORDER BY w.k
     """
-    rows = con.execute(sql, _params(source)).fetchall()
+    rows = _run(con, sql, _params(source)).fetchall()
     ks: list[float | None] = []
     wd: list[float | None] = []
     for _, nk, nr, numerator, distance, sd in rows:

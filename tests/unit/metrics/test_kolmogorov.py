@@ -61,8 +61,8 @@ def test_one_sided_smirnov_matches_scipy(n, d):
     ("m", "n"), [(1, 1), (1, 5), (3, 7), (10, 10), (50, 80), (200, 3), (999, 1000), (3000, 4000)]
 )
 def test_exact_two_sample_tail_matches_scipy(m, n):
-    from scipy.stats._stats_pythran import _compute_outer_prob_inside_method
     from scipy.stats._stats_py import _compute_prob_outside_square
+    from scipy.stats._stats_pythran import _compute_outer_prob_inside_method
 
     g = math.gcd(m, n)
     lcm = m // g * n
