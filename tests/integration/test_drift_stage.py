@@ -179,10 +179,14 @@ def test_a_reference_that_gained_rows_is_profiled_again(lake_for, workspace_rows
 
 def _frames(lake, run):
     def rows(window):
-        return lake.con.execute(
-            "SELECT * FROM predictions__credit WHERE ts >= ? AND ts < ? ORDER BY prediction_id",
-            [window.start, window.end],
-        ).df()
+        return (
+            lake.con.execute(
+                "SELECT * FROM predictions__credit WHERE ts >= ? AND ts < ? ORDER BY prediction_id",
+                [window.start, window.end],
+            )
+            .fetch_arrow_table()
+            .to_pandas()
+        )
 
     return rows(run.reference), rows(run.current)
 
