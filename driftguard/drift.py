@@ -202,81 +202,84 @@ class StoredProfile:
 def load_profile(
     lake: Lake, key: str, n_rows: int, specs: list[eng.ColumnSpec], settings: DriftSettings
 ) -> tuple[eng.ReferenceProfile, StoredProfile] | None:
-    """The stored profile for ``key`` if it was built from ``n_rows`` reference rows."""
-    headers = lake.records(
-        "SELECT profile_id, build_id, n_rows, n_chunks, segment_column FROM drift_profiles "
-        "WHERE profile_key = ? AND n_rows = ? ORDER BY created_at, build_id LIMIT 1",
+    """The stored profile for ``key`` if it was built from ``n_rows`` reference rows.
+
+    One query: the earliest build's header joined with its columns. (Catalog round trips
+    dominate a daily run once the current window is scanned once, so they are kept few.)
+    """
+    rows = lake.records(
+        "SELECT p.profile_id, p.build_id, p.n_chunks, p.segment_column, c.column_name, "
+        "c.edges_json, c.fine_edges_json, c.summary_json FROM drift_profile_columns c JOIN "
+        "(SELECT * FROM drift_profiles WHERE profile_key = ? AND n_rows = ? "
+        " ORDER BY created_at, build_id LIMIT 1) p USING (build_id)",
         [key, n_rows],
     )
-    if not headers:
-        return None
-    head = headers[0]
-    pid, build = head["profile_id"], head["build_id"]
     by_name = {s.name: s for s in specs}
+    if not rows or {r["column_name"] for r in rows} != set(by_name):
+        return None
     columns: dict[str, eng.ColumnProfile] = {}
-    for row in lake.records(
-        "SELECT column_name, edges_json, fine_edges_json FROM drift_profile_columns "
-        "WHERE build_id = ?",
-        [build],
-    ):
-        spec = by_name.get(row["column_name"])
-        if spec is None:
-            return None
-        columns[spec.name] = eng.ColumnProfile(
+    for row in rows:
+        spec = by_name[row["column_name"]]
+        data = json.loads(row["summary_json"])
+        col = eng.ColumnProfile(
             spec=spec,
-            reference=eng.CategoricalSummary(0, 0, {}),
+            reference=_summary_from_json(spec.kind, data["all"]),
             edges=_array(row["edges_json"]),
             fine_edges=_array(row["fine_edges_json"]),
         )
-    if set(columns) != set(by_name):
-        return None
-    for row in lake.records(
-        "SELECT column_name, scope, scope_key, summary_json FROM drift_profile_summaries "
-        "WHERE build_id = ?",
-        [build],
-    ):
-        col = columns[row["column_name"]]
-        summary = _summary_from_json(col.spec.kind, json.loads(row["summary_json"]))
-        if row["scope"] == "all":
-            col.reference = summary
-        elif row["scope"] == "segment":
-            col.segments[row["scope_key"]] = summary
-        else:
-            col.chunks[int(row["scope_key"])] = summary
-    stored = StoredProfile(pid, build)
-    stored.value_columns = {
-        r[0]
-        for r in lake.fetchall(
-            "SELECT column_name FROM drift_profile_value_sets WHERE build_id = ?", [build]
-        )
-    }
-    chunk_rows = lake.records(
-        "SELECT column_name, method, chunk, value FROM drift_profile_chunk_values "
-        "WHERE build_id = ? ORDER BY column_name, method, chunk",
-        [build],
-    )
-    for row in chunk_rows:
-        col = columns[row["column_name"]]
-        col.chunk_values.setdefault(row["method"], []).append(row["value"])
-        stored.chunk_value_columns.add(row["column_name"])
+        col.segments = {k: _summary_from_json(spec.kind, v) for k, v in data["segments"].items()}
+        col.chunks = {int(k): _summary_from_json(spec.kind, v) for k, v in data["chunks"].items()}
+        columns[spec.name] = col
+    head = rows[0]
     profile = eng.ReferenceProfile(
-        n_rows=int(head["n_rows"]),
+        n_rows=n_rows,
         columns={s.name: columns[s.name] for s in specs},
         bins=settings.bins,
         ks_bins=settings.ks_bins if settings.ks_mode == "binned" else None,
         segment_column=head["segment_column"],
         n_chunks=int(head["n_chunks"]),
-        profile_id=pid,
+        profile_id=head["profile_id"],
         reused=True,
     )
-    return profile, stored
+    return profile, StoredProfile(head["profile_id"], head["build_id"])
+
+
+def load_exact_parts(lake: Lake, profile: eng.ReferenceProfile, stored: StoredProfile) -> None:
+    """Which columns already have stored value summaries and chunk values (and the values)."""
+    stored.value_columns = {
+        r[0]
+        for r in lake.fetchall(
+            "SELECT column_name FROM drift_profile_value_sets WHERE build_id = ?",
+            [stored.build_id],
+        )
+    }
+    for row in lake.records(
+        "SELECT column_name, method, chunk, value FROM drift_profile_chunk_values "
+        "WHERE build_id = ? ORDER BY column_name, method, chunk",
+        [stored.build_id],
+    ):
+        col = profile.columns[row["column_name"]]
+        col.chunk_values.setdefault(row["method"], []).append(row["value"])
+        stored.chunk_value_columns.add(row["column_name"])
 
 
 def _array(text: str | None) -> np.ndarray | None:
     return None if text is None else np.asarray(json.loads(text), dtype=float)
 
 
-def _summary_to_json(summary: eng.Summary) -> str:
+def _column_json(col: eng.ColumnProfile) -> str:
+    """Every scope of a column's reference counts, as stored in ``summary_json``."""
+    return json.dumps(
+        {
+            "all": _summary_dict(col.reference),
+            "segments": {k: _summary_dict(v) for k, v in sorted(col.segments.items())},
+            "chunks": {str(k): _summary_dict(v) for k, v in sorted(col.chunks.items())},
+        },
+        sort_keys=True,
+    )
+
+
+def _summary_dict(summary: eng.Summary) -> dict[str, Any]:
     if isinstance(summary, eng.NumericSummary):
         data: dict[str, Any] = {
             "n_rows": summary.n_rows,
@@ -287,7 +290,7 @@ def _summary_to_json(summary: eng.Summary) -> str:
             data["fine"] = [int(x) for x in summary.fine]
     else:
         data = {"n_rows": summary.n_rows, "n_missing": summary.n_missing, "counts": summary.counts}
-    return json.dumps(data, sort_keys=True)
+    return data
 
 
 def _summary_from_json(kind: str, data: dict[str, Any]) -> eng.Summary:
@@ -400,6 +403,8 @@ def compute_drift(
         chunks=chunks,
     )
     methods = eng.plan_methods(profile, settings)
+    if stored is not None and any(eng.needs_exact(x, settings) for x, _ in methods.values()):
+        load_exact_parts(lake, profile, stored)
     window = dsql.summarize_window(lake.con, cur_source, profile)
     for name, (method, _) in methods.items():
         if not eng.needs_exact(method, settings):
@@ -413,10 +418,10 @@ def compute_drift(
         else:
             values = dsql.ValueSource.from_rows(ref_source, name)
             outcome.new_value_columns.append(name)
-        gap = dsql.exact_gap_sql(lake.con, values, cur_source, name)
+        col = profile.columns[name]
+        gap = dsql.exact_gap_for(lake.con, values, cur_source, col, method)
         if gap is not None:
             window.exact[name] = gap
-        col = profile.columns[name]
         if chunks and (stored is None or name not in stored.chunk_value_columns):
             col.chunk_values = dsql.exact_chunk_values_sql(
                 lake.con, ref_source, name, min_sample_size=settings.min_sample_size
@@ -436,6 +441,11 @@ def label_drift(
 ) -> eng.ColumnDrift | None:
     """Drift of the joined labels (None when neither window has a label yet)."""
     settings = model.drift
+    (arrived,) = lake.fetchone(
+        f"SELECT count(*) FROM {model_table(model.id, 'labels')} WHERE labelled_at <= ?", [as_of]
+    )
+    if not arrived:
+        return None
     kind = "categorical" if model.task == "binary_classification" else "numeric"
     spec = eng.ColumnSpec(LABEL_COLUMN, kind, "label")
     ref_source = label_source(model, reference, as_of)
@@ -445,13 +455,12 @@ def label_drift(
     if profile.n_rows == 0 and window.n_rows == 0:
         return None
     method, reason = eng.choose_method(spec, profile.columns[LABEL_COLUMN].reference, settings)
+    col = profile.columns[LABEL_COLUMN]
     if eng.needs_exact(method, settings):
-        gap = dsql.exact_gap_sql(
-            lake.con, dsql.ValueSource.from_rows(ref_source, LABEL_COLUMN), cur_source, LABEL_COLUMN
-        )
+        values = dsql.ValueSource.from_rows(ref_source, LABEL_COLUMN)
+        gap = dsql.exact_gap_for(lake.con, values, cur_source, col, method)
         if gap is not None:
             window.exact[LABEL_COLUMN] = gap
-    col = profile.columns[LABEL_COLUMN]
     return eng.compare_column(
         col,
         col.reference,
@@ -484,6 +493,8 @@ def store_profile(
     if profile.n_rows == 0:
         return  # nothing to reuse: an empty reference is rebuilt (cheaply) next time
     stored = outcome.stored
+    if stored is not None and not outcome.new_value_columns and not outcome.new_chunk_values:
+        return  # reused as it is: nothing to write
     if stored is None:
         existing = lake.records(
             "SELECT profile_id, build_id FROM drift_profiles WHERE profile_key = ? AND n_rows = ? "
@@ -530,31 +541,15 @@ def store_profile(
                     "column_name": name,
                     "role": col.spec.role,
                     "kind": col.spec.kind,
+                    "n_rows": col.reference.n_rows,
+                    "n_missing": col.reference.n_missing,
                     "edges_json": _edges_json(col.edges),
                     "fine_edges_json": _edges_json(col.fine_edges),
+                    "summary_json": _column_json(col),
                 }
                 for name, col in profile.columns.items()
             ],
         )
-        summaries = []
-        for name, col in profile.columns.items():
-            scopes = [("all", "", col.reference)]
-            scopes += [("segment", k, s) for k, s in sorted(col.segments.items())]
-            scopes += [("chunk", str(k), s) for k, s in sorted(col.chunks.items())]
-            for scope, key, summary in scopes:
-                summaries.append(
-                    {
-                        "profile_id": stored.profile_id,
-                        "build_id": stored.build_id,
-                        "column_name": name,
-                        "scope": scope,
-                        "scope_key": key,
-                        "n_rows": summary.n_rows,
-                        "n_missing": summary.n_missing,
-                        "summary_json": _summary_to_json(summary),
-                    }
-                )
-        _insert(lake, "drift_profile_summaries", summaries)
         have_values: set[str] = set()
         have_chunks: set[str] = set()
     else:
@@ -695,18 +690,21 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+_TABLE_COLUMNS: dict[str, dict[str, str]] = {}
+
+
 def _insert(lake: Lake, table: str, rows: list[dict[str, Any]]) -> None:
     """Insert dict rows in one statement (an Arrow table registered for the insert)."""
     if not rows:
         return
-    columns = list(lake.table_columns(table))
+    if table not in _TABLE_COLUMNS:  # drift tables only change with a new migration
+        _TABLE_COLUMNS[table] = lake.table_columns(table)
+    columns = _TABLE_COLUMNS[table]
     data = pa.Table.from_pylist([{c: row.get(c) for c in columns} for row in rows])
     name = f"__dg_insert_{table}"
     lake.con.register(name, data)
     try:
-        select = ", ".join(
-            f"CAST({quote_ident(c)} AS {t})" for c, t in lake.table_columns(table).items()
-        )
+        select = ", ".join(f"CAST({quote_ident(c)} AS {t})" for c, t in columns.items())
         lake.execute(f"INSERT INTO {table} SELECT {select} FROM {name}")
     finally:
         lake.con.unregister(name)
@@ -895,9 +893,8 @@ def compare_files(
         window = dsql.summarize_window(con, cur_source, profile)
         for name, (chosen, _) in methods.items():
             if eng.needs_exact(chosen, settings):
-                gap = dsql.exact_gap_sql(
-                    con, dsql.ValueSource.from_rows(ref_source, name), cur_source, name
-                )
+                values = dsql.ValueSource.from_rows(ref_source, name)
+                gap = dsql.exact_gap_for(con, values, cur_source, profile.columns[name], chosen)
                 if gap is not None:
                     window.exact[name] = gap
         report = eng.assess(profile, window, settings, methods=methods)

@@ -154,18 +154,12 @@ MIGRATIONS += (
                 column_name VARCHAR NOT NULL,
                 role VARCHAR NOT NULL,            -- feature | prediction
                 kind VARCHAR NOT NULL,
-                edges_json VARCHAR,               -- reference quantile edges (numeric)
-                fine_edges_json VARCHAR           -- fine edges for the binned KS (opt-in)
-            )""",
-            """CREATE TABLE IF NOT EXISTS drift_profile_summaries (
-                profile_id VARCHAR NOT NULL,
-                build_id VARCHAR NOT NULL,
-                column_name VARCHAR NOT NULL,
-                scope VARCHAR NOT NULL,           -- all | segment | chunk
-                scope_key VARCHAR NOT NULL,       -- segment value or chunk number
                 n_rows BIGINT NOT NULL,
                 n_missing BIGINT NOT NULL,
-                summary_json VARCHAR NOT NULL     -- bin counts or category counts
+                edges_json VARCHAR,               -- reference quantile edges (numeric)
+                fine_edges_json VARCHAR,          -- fine edges for the binned KS (opt-in)
+                summary_json VARCHAR NOT NULL     -- bin or category counts: overall, per
+                                                  -- segment and per reference chunk
             )""",
             """CREATE TABLE IF NOT EXISTS drift_profile_values (
                 profile_id VARCHAR NOT NULL,

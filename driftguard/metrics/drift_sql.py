@@ -301,12 +301,22 @@ class ValueSource:
 
 
 def exact_gap_sql(
-    con: Any, reference: ValueSource, current: Source, column: str
+    con: Any,
+    reference: ValueSource,
+    current: Source,
+    column: str,
+    *,
+    distance: bool = True,
+    shift: float = 0.0,
 ) -> ExactGap | None:
-    """KS numerator, Wasserstein integral and reference std of one column, inside DuckDB.
+    """KS numerator (and, with ``distance``, Wasserstein integral and reference std) of one
+    column, inside DuckDB.
 
-    Over the union of distinct values in value order: A, B = running reference and current
-    counts; numerator = max |A·n_c − B·n_r| (HUGEINT, exact); W1 = Σ |A/n_r − B/n_c|·(next v − v).
+    One sort of the union of distinct values: A, B = running reference and current counts;
+    numerator = max |A·n_c − B·n_r| (HUGEINT, exact); W1 = Σ |A/n_r − B/n_c|·(next v − v),
+    summed in value order so the result does not depend on threads. The reference variance
+    comes from running sums of (v − shift) and (v − shift)², ``shift`` being a value near the
+    centre (the median edge) so the subtraction loses no precision.
     """
     expr = current.column(column)
     cur = current.query(
@@ -314,27 +324,52 @@ def exact_gap_sql(
     )
     # both windows may bind the same parameter names ($w_start, ...): rename the reference's
     ref_sql, ref_params = _prefixed(reference.sql, reference.params, "ref_")
+    extra_cols = extra_select = ""
+    if distance:
+        extra_cols = (
+            ", lead(v) OVER o AS nv, sum(rc * (v - $shift)) OVER o AS s1,"
+            " sum(rc * (v - $shift) * (v - $shift)) OVER o AS s2"
+        )
+        extra_select = (
+            ", sum(abs(a / n.nr - b / n.nc) * (nv - v) ORDER BY v), arg_max(s1, v), arg_max(s2, v)"
+        )
     sql = f"""
     WITH r AS ({ref_sql}),
          c AS ({cur}),
          n AS (SELECT (SELECT sum(c) FROM r)::BIGINT AS nr, (SELECT sum(c) FROM c)::BIGINT AS nc),
          u AS (SELECT coalesce(r.v, c.v) AS v, coalesce(r.c, 0) AS rc, coalesce(c.c, 0) AS cc
                FROM r FULL OUTER JOIN c ON r.v = c.v),
-         w AS (SELECT v, rc, sum(rc) OVER o AS a, sum(cc) OVER o AS b, lead(v) OVER o AS nv
-               FROM u WINDOW o AS (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)),
-         mean AS (SELECT list_sum(list(rc * v ORDER BY v)) / (SELECT nr FROM n) AS mu FROM w)
-    SELECT n.nr, n.nc,
-           max(abs(a::HUGEINT * n.nc - b::HUGEINT * n.nr)),
-           list_sum(list(abs(a / n.nr - b / n.nc) * (nv - v) ORDER BY v)),
-           sqrt(list_sum(list(rc * (v - mean.mu) * (v - mean.mu) ORDER BY v)) / n.nr)
-    FROM w, n, mean GROUP BY n.nr, n.nc, mean.mu
+         w AS (SELECT v, sum(rc) OVER o AS a, sum(cc) OVER o AS b {extra_cols}
+               FROM u WINDOW o AS (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+    SELECT n.nr, n.nc, max(abs(a::HUGEINT * n.nc - b::HUGEINT * n.nr)) {extra_select}
+    FROM w, n GROUP BY n.nr, n.nc
     """
-    params = {**ref_params, **_params(current)}
+    params = {**ref_params, **_params(current), "shift": shift}
     row = _run(con, sql, params).fetchone()
     if row is None or not row[0] or not row[1]:
         return None
-    nr, nc, numerator, distance, std = row
-    return ExactGap(int(numerator), float(distance or 0.0), int(nr), int(nc), float(std or 0.0))
+    nr, nc, numerator = int(row[0]), int(row[1]), int(row[2])
+    if not distance:
+        return ExactGap(numerator, math.nan, nr, nc, math.nan)
+    w1, s1, s2 = row[3], row[4], row[5]
+    mean = s1 / nr
+    std = math.sqrt(max(s2 / nr - mean * mean, 0.0))
+    return ExactGap(numerator, float(w1 or 0.0), nr, nc, std)
+
+
+def exact_gap_for(
+    con: Any, reference: ValueSource, current: Source, col: ColumnProfile, method: str
+) -> ExactGap | None:
+    """The exact gap a method needs: the Wasserstein integral only for ``wasserstein``."""
+    edges = col.edges if col.edges is not None and col.edges.size else np.array([0.0])
+    return exact_gap_sql(
+        con,
+        reference,
+        current,
+        col.spec.name,
+        distance=method == "wasserstein",
+        shift=float(edges[edges.size // 2]),
+    )
 
 
 def _prefixed(sql: str, params: Mapping[str, Any], prefix: str) -> tuple[str, dict[str, Any]]:
@@ -365,9 +400,9 @@ def exact_chunk_values_sql(
     WITH cv AS ({cv}),
          rv AS (SELECT v, sum(c) AS c FROM cv GROUP BY v),
          nr AS (SELECT sum(c)::BIGINT AS nr FROM rv),
-         mean AS (SELECT list_sum(list(c * v ORDER BY v)) / (SELECT nr FROM nr) AS mu FROM rv),
-         sd AS (SELECT sqrt(list_sum(list(c * (v - mu) * (v - mu) ORDER BY v))
-                           / (SELECT nr FROM nr)) AS sd FROM rv, mean),
+         mean AS (SELECT sum(c * v ORDER BY v) / (SELECT nr FROM nr) AS mu FROM rv),
+         sd AS (SELECT sqrt(sum(c * (v - mu) * (v - mu) ORDER BY v) / (SELECT nr FROM nr)) AS sd
+                FROM rv, mean),
          ks AS (SELECT k, sum(c)::BIGINT AS nk FROM cv GROUP BY k),
          grid AS (SELECT ks.k, rv.v, rv.c AS rc, coalesce(cv.c, 0) AS cc
                   FROM ks CROSS JOIN rv LEFT JOIN cv ON cv.k = ks.k AND cv.v = rv.v),
@@ -376,7 +411,7 @@ def exact_chunk_values_sql(
                                       ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
     SELECT w.k, ks.nk, nr.nr,
            max(abs(a::HUGEINT * ks.nk - b::HUGEINT * nr.nr)),
-           list_sum(list(abs(a / nr.nr - b / ks.nk) * (nv - v) ORDER BY v)),
+           sum(abs(a / nr.nr - b / ks.nk) * (nv - v) ORDER BY v),
            sd.sd
     FROM w JOIN ks USING (k), nr, sd
     GROUP BY w.k, ks.nk, nr.nr, sd.sd ORDER BY w.k

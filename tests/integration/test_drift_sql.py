@@ -48,8 +48,13 @@ def both_paths(
         np_profile, current, reference=columns, segments=cur["seg"].to_numpy() if segments else None
     )
     for name in ("x", "y"):
+        edges = sql_profile.columns[name].edges
         gap = dsql.exact_gap_sql(
-            con, dsql.ValueSource.from_rows(ref_source, name), cur_source, name
+            con,
+            dsql.ValueSource.from_rows(ref_source, name),
+            cur_source,
+            name,
+            shift=float(edges[edges.size // 2]) if edges.size else 0.0,
         )
         if gap is not None:
             sql_window.exact[name] = gap

@@ -127,7 +127,7 @@ def test_drift_rows_and_profile_commit_with_the_run_or_not_at_all(lake_for):
     ws, lake = lake_for()
     with pytest.raises(RuntimeError, match="later stage failed"):
         monitor(ws, lake, stages=[DriftStage(), FailingStore()])
-    for table in ("drift_results", "drift_profiles", "drift_profile_summaries"):
+    for table in ("drift_results", "drift_profiles", "drift_profile_columns"):
         assert lake.fetchone(f"SELECT count(*) FROM {table}")[0] == 0, table
     run = monitor(ws, lake, stages=[DriftStage()])
     assert lake.fetchone("SELECT count(*) FROM drift_results WHERE run_id = ?", [run.run_id])[0]
