@@ -184,7 +184,7 @@ def _frames(lake, run):
                 "SELECT * FROM predictions__credit WHERE ts >= ? AND ts < ? ORDER BY prediction_id",
                 [window.start, window.end],
             )
-            .fetch_arrow_table()
+            .to_arrow_table()
             .to_pandas()
         )
 
