@@ -86,8 +86,8 @@ def print_drift_rows(title: str, rows: Iterable[Mapping[str, Any]]) -> None:
 
 @app.command()
 def drift(
-    reference: Path = typer.Option(..., "--reference", "-r", help="Reference file (Parquet/CSV)."),
-    current: Path = typer.Option(..., "--current", "-c", help="Current file (Parquet/CSV)."),
+    reference: Path = typer.Option(..., "--reference", help="Reference file (Parquet/CSV)."),
+    current: Path = typer.Option(..., "--current", help="Current file (Parquet/CSV)."),
     features: list[str] = typer.Option(
         None, "--features", "-f", help="Columns to compare (repeatable or comma-separated)."
     ),

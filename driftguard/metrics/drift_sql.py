@@ -312,22 +312,22 @@ def exact_gap_sql(
     """KS numerator (and, with ``distance``, Wasserstein integral and reference std) of one
     column, inside DuckDB.
 
-    One sort of the union of distinct values: A, B = running reference and current counts;
-    numerator = max |A·n_c − B·n_r| (HUGEINT, exact); W1 = Σ |A/n_r − B/n_c|·(next v − v),
-    summed in value order so the result does not depend on threads. The reference variance
-    comes from running sums of (v − shift) and (v − shift)², ``shift`` being a value near the
-    centre (the median edge) so the subtraction loses no precision.
+    One sort of the reference's distinct values (with counts) and the current window's values:
+    a running sum over a RANGE frame gives, on every row, A and B = reference and current
+    counts up to and including its value (ties included), so numerator = max |A·n_c − B·n_r|
+    (HUGEINT, exact) and W1 = Σ |A/n_r − B/n_c|·(next v − v), summed in value order so the
+    result does not depend on threads. The reference variance comes from running sums of
+    (v − shift) and (v − shift)², ``shift`` being a value near the centre (the median edge) so
+    the subtraction loses no precision.
     """
     expr = current.column(column)
-    cur = current.query(
-        f"{expr}::DOUBLE AS v, count(*) AS c", extra_where=f"{expr} IS NOT NULL", group="GROUP BY 1"
-    )
+    cur = current.query(f"{expr}::DOUBLE AS v", extra_where=f"{expr} IS NOT NULL")
     # both windows may bind the same parameter names ($w_start, ...): rename the reference's
     ref_sql, ref_params = _prefixed(reference.sql, reference.params, "ref_")
     extra_cols = extra_select = ""
     if distance:
         extra_cols = (
-            ", lead(v) OVER o AS nv, sum(rc * (v - $shift)) OVER o AS s1,"
+            ", lead(v) OVER (ORDER BY v) AS nv, sum(rc * (v - $shift)) OVER o AS s1,"
             " sum(rc * (v - $shift) * (v - $shift)) OVER o AS s2"
         )
         extra_select = (
@@ -336,11 +336,10 @@ def exact_gap_sql(
     sql = f"""
     WITH r AS ({ref_sql}),
          c AS ({cur}),
-         n AS (SELECT (SELECT sum(c) FROM r)::BIGINT AS nr, (SELECT sum(c) FROM c)::BIGINT AS nc),
-         u AS (SELECT coalesce(r.v, c.v) AS v, coalesce(r.c, 0) AS rc, coalesce(c.c, 0) AS cc
-               FROM r FULL OUTER JOIN c ON r.v = c.v),
+         n AS (SELECT (SELECT sum(c) FROM r)::BIGINT AS nr, (SELECT count(*) FROM c)::BIGINT AS nc),
+         u AS (SELECT v, c AS rc, 0 AS cc FROM r UNION ALL SELECT v, 0 AS rc, 1 AS cc FROM c),
          w AS (SELECT v, sum(rc) OVER o AS a, sum(cc) OVER o AS b {extra_cols}
-               FROM u WINDOW o AS (ORDER BY v ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+               FROM u WINDOW o AS (ORDER BY v RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
     SELECT n.nr, n.nc, max(abs(a::HUGEINT * n.nc - b::HUGEINT * n.nr)) {extra_select}
     FROM w, n GROUP BY n.nr, n.nc
     """

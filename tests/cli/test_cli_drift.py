@@ -64,7 +64,9 @@ def test_drift_compares_two_files_and_exits_1_on_drift(files):
 
 def test_drift_table_output(files):
     ref, cur = files
-    result = invoke("drift", "-r", str(ref), "-c", str(cur), "--features", "income,age")
+    result = invoke(
+        "drift", "--reference", str(ref), "--current", str(cur), "--features", "income,age"
+    )
     assert result.exit_code == 1
     assert "income" in result.stdout and "age" in result.stdout and "region" not in result.stdout
     assert "income: missing values rose from 0.0% to 10.0% of rows" in result.stdout
@@ -72,7 +74,9 @@ def test_drift_table_output(files):
 
 def test_identical_files_exit_0(files):
     ref, _ = files
-    result = invoke("drift", "-r", str(ref), "-c", str(ref), "--method", "psi", "--json")
+    result = invoke(
+        "drift", "--reference", str(ref), "--current", str(ref), "--method", "psi", "--json"
+    )
     assert result.exit_code == 0
     data = json.loads(result.stdout)
     assert data["summary"]["n_drifted"] == 0 and data["summary"]["max_psi"] == 0.0
@@ -80,15 +84,17 @@ def test_identical_files_exit_0(files):
 
 def test_method_and_column_errors_are_usage_errors(files):
     ref, cur = files
-    result = invoke("drift", "-r", str(ref), "-c", str(cur), "--method", "pis")
+    result = invoke("drift", "--reference", str(ref), "--current", str(cur), "--method", "pis")
     assert result.exit_code == 2
     expected = UNKNOWN_METHOD_MESSAGE.format(
         name="pis", available="chi_square, jensen_shannon, kl, ks, psi, wasserstein, z_test"
     )
     assert expected in result.output
-    result = invoke("drift", "-r", str(ref), "-c", str(cur), "-f", "nope")
+    result = invoke("drift", "--reference", str(ref), "--current", str(cur), "-f", "nope")
     assert result.exit_code == 2 and "'nope' are not in both files" in result.output
-    result = invoke("drift", "-r", str(ref), "-c", str(ref.parent / "missing.parquet"))
+    result = invoke(
+        "drift", "--reference", str(ref), "--current", str(ref.parent / "missing.parquet")
+    )
     assert result.exit_code == 1 and "does not exist" in result.output
 
 
@@ -99,9 +105,9 @@ def test_numeric_codes_can_be_categories(tmp_path):
     cur.to_parquet(tmp_path / "b.parquet")
     result = invoke(
         "drift",
-        "-r",
+        "--reference",
         str(tmp_path / "a.parquet"),
-        "-c",
+        "--current",
         str(tmp_path / "b.parquet"),
         "--categorical",
         "plan",
