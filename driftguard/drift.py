@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import numpy as np
@@ -446,7 +446,9 @@ def label_drift(
     )
     if not arrived:
         return None
-    kind = "categorical" if model.task == "binary_classification" else "numeric"
+    kind: Literal["numeric", "categorical"] = (
+        "categorical" if model.task == "binary_classification" else "numeric"
+    )
     spec = eng.ColumnSpec(LABEL_COLUMN, kind, "label")
     ref_source = label_source(model, reference, as_of)
     cur_source = label_source(model, current, as_of)
@@ -598,8 +600,8 @@ def store_profile(
     for name, by_method in outcome.new_chunk_values.items():
         if name in have_chunks:
             continue
-        for method, values in by_method.items():
-            for chunk, value in enumerate(values):
+        for method, chunk_list in by_method.items():
+            for chunk, value in enumerate(chunk_list):
                 rows.append(
                     {
                         "profile_id": stored.profile_id,
@@ -879,7 +881,7 @@ def compare_files(
                 if spec.kind == "numeric":
                     (bad,) = con.execute(
                         f"SELECT count(*) FROM __dg_{side} WHERE isinf({quote_ident(spec.name)})"
-                    ).fetchone()
+                    ).fetchone() or (0,)
                     if bad:
                         raise DriftInputError(
                             f"{bad} infinite value(s) in column {spec.name!r} of the {side} file "

@@ -576,14 +576,12 @@ def kolmogorov_smirnov_test(
     (1.0, 0.028571)
     """
     function = "kolmogorov_smirnov_test"
-    method = v.check_choice(
-        method, ("auto", "exact", "asymp"), parameter="method", function=function
-    )
+    mode = v.check_choice(method, ("auto", "exact", "asymp"), parameter="method", function=function)
     r = v.as_sample(reference, parameter="reference", function=function)
     c = v.as_sample(current, parameter="current", function=function)
     values, r_counts, c_counts = value_counts_pair(r, c)
     numerator, _ = ecdf_gap(values, r_counts, c_counts)
-    return ks_test_from_gap(numerator, r.size, c.size, method=method)
+    return ks_test_from_gap(numerator, r.size, c.size, method=mode)
 
 
 def normalized_wasserstein_distance(

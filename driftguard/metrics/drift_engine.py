@@ -173,18 +173,18 @@ def profile_from_arrays(
                     if present.size
                     else np.array([])
                 )
-            profile = ColumnProfile(spec, numeric_summary(x, edges, fine), edges, fine)
+            col = ColumnProfile(spec, numeric_summary(x, edges, fine), edges, fine)
         else:
-            profile = ColumnProfile(spec, categorical_summary(values))
-        columns[spec.name] = profile
+            col = ColumnProfile(spec, categorical_summary(values))
+        columns[spec.name] = col
         if seg is not None:
-            for key in sorted({_seg_key(s) for s in seg} - {None}):
+            for key in _segment_keys(seg):
                 mask = np.array([_seg_key(s) == key for s in seg])
-                profile.segments[key] = _summary_of(profile, _take(values, mask))
+                col.segments[key] = _summary_of(col, _take(values, mask))
         if chk is not None:
             for chunk in sorted(set(chk.tolist())):
                 mask = chk == chunk
-                profile.chunks[int(chunk)] = _summary_of(profile, _take(values, mask))
+                col.chunks[int(chunk)] = _summary_of(col, _take(values, mask))
     profile = ReferenceProfile(
         n_rows=n_rows,
         columns=columns,
@@ -215,7 +215,7 @@ def window_from_arrays(
     window = WindowSummary(n_rows=n_rows, columns=columns)
     if segments is not None:
         seg = np.asarray(segments, dtype=object)
-        for key in sorted({_seg_key(s) for s in seg} - {None}):
+        for key in _segment_keys(seg):
             mask = np.array([_seg_key(s) == key for s in seg])
             window.segments[key] = {
                 name: _summary_of(col, _take(data[name], mask))
@@ -246,10 +246,11 @@ def numeric_summary(
 def categorical_summary(values: ArrayLike) -> CategoricalSummary:
     counts = m.category_counts(_iterable(values))
     missing = counts.pop(None, 0)
+    named = {k: n for k, n in counts.items() if k is not None}
     return CategoricalSummary(
-        n_rows=sum(counts.values()) + missing,
+        n_rows=sum(named.values()) + missing,
         n_missing=missing,
-        counts={k: counts[k] for k in sorted(counts)},  # type: ignore[index]
+        counts={k: named[k] for k in sorted(named)},
     )
 
 
@@ -305,6 +306,10 @@ def _iterable(values: ArrayLike) -> list[Any]:
 
 def _take(values: ArrayLike, mask: np.ndarray) -> np.ndarray:
     return np.asarray(_iterable(values), dtype=object)[mask]
+
+
+def _segment_keys(values: np.ndarray) -> list[str]:
+    return sorted({k for k in (_seg_key(v) for v in values) if k is not None})
 
 
 def _seg_key(value: Any) -> str | None:
@@ -676,7 +681,8 @@ def compare_column(
     psi = None
     if method != "psi":
         psi = binned_result("psi", col, ref, cur, settings, learned=segment is None)
-    unseen_share, examples = None, ()
+    unseen_share: float | None = None
+    examples: tuple[tuple[str, int], ...] = ()
     if isinstance(ref, CategoricalSummary) and isinstance(cur, CategoricalSummary):
         unseen = {k: n for k, n in cur.counts.items() if k not in ref.counts}
         unseen_share = sum(unseen.values()) / cur.n_rows if cur.n_rows else None
