@@ -50,7 +50,9 @@ def monitor(
     ws = load_workspace()
     explicit = parse_window(window)
     moment = _utc(as_of) if as_of else None
-    from driftguard.drift import drift_results  # after run_monitoring set the stage order
+    # imported here: importing driftguard.drift registers its stage, and only
+    # driftguard.stages decides when stage modules load
+    from driftguard.drift import drift_results
 
     runs = []
     drift_rows: dict[str, list[dict]] = {}
