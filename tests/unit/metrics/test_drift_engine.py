@@ -249,3 +249,33 @@ def test_binned_ks_stays_within_its_stated_bound(reference, current, fine_bins):
     assert x.result.details["approximate"] is True
     assert approx <= exact + 1e-12
     assert exact <= approx + bound + 1e-12
+
+
+def test_numeric_psi_equals_a_plain_numpy_transcription_of_the_documented_formula():
+    rng = np.random.default_rng(21)
+    ref = np.round(rng.lognormal(3, 1, 3000), 1)
+    cur = np.round(rng.lognormal(3.2, 1, 2000), 1)
+    ref[:30] = np.nan
+    cur[:200] = np.nan
+    # oracle, written from the README: edges x_(ceil(n k / 10) - 1) of the sorted non-missing
+    # reference, duplicates removed; right-closed bins with open ends; a missing bin; zero
+    # shares raised to 1e-4 and renormalised; PSI = sum (c - r) ln(c / r)
+    x = np.sort(ref[~np.isnan(ref)])
+    n = x.size
+    edges = np.unique([x[-(-n * k // 10) - 1] for k in range(1, 10)])
+
+    def shares(values):
+        present = values[~np.isnan(values)]
+        counts = np.bincount(np.searchsorted(edges, present, side="left"), minlength=edges.size + 1)
+        counts = np.append(counts, np.isnan(values).sum()).astype(float)
+        return counts / counts.sum()
+
+    r, c = shares(ref), shares(cur)
+    keep = (r > 0) | (c > 0)
+    r, c = np.where(r[keep] == 0, 1e-4, r[keep]), np.where(c[keep] == 0, 1e-4, c[keep])
+    r, c = r / r.sum(), c / c.sum()
+    expected = float(np.sum((c - r) * np.log(c / r)))
+    report, _ = run({"x": ref}, {"x": cur}, [eng.ColumnSpec("x", "numeric")])
+    (x_drift,) = report.features
+    assert x_drift.method == "psi"
+    assert x_drift.result.value == pytest.approx(expected, rel=1e-12)
