@@ -106,6 +106,8 @@ class FeatureSpec(_Strict):
             raise ValueError(f"min ({self.min}) is greater than max ({self.max})")
         if self.kind == "categorical" and (self.min is not None or self.max is not None):
             raise ValueError("min/max apply to numeric features only")
+        if self.method is not None:
+            check_drift_method(self.method, self.kind)
         return self
 
 
@@ -414,6 +416,149 @@ def align_down(moment: datetime, step: timedelta) -> datetime:
     return epoch + steps * step
 
 
+# --------------------------------------------------------------------------- drift
+
+
+def check_drift_method(name: str, kind: str | None = None) -> str:
+    """A registered drift method name that applies to ``kind`` (numeric or categorical)."""
+    from driftguard.metrics.drift import METHODS, UnknownDriftMethod, get_method
+
+    try:
+        method = get_method(name)
+    except UnknownDriftMethod as error:  # pydantic reports ValueErrors with the field path
+        raise ValueError(str(error)) from None
+    if kind is not None and not method.applies_to(kind):
+        fitting = ", ".join(sorted(n for n, m in METHODS.items() if m.applies_to(kind)))
+        raise ValueError(f"drift method {name!r} does not apply to {kind} columns; use {fitting}")
+    return name
+
+
+class MethodSelection(_Strict):
+    """How a column's default drift method is chosen: named heuristics, not inline numbers.
+
+    References with at most ``small_reference_rows`` non-missing values get a statistical test
+    (p < 0.05 is drift); larger references get an effect size, because at hundreds of
+    thousands of rows every p-value is tiny and a test flags differences nobody cares about.
+    """
+
+    small_reference_rows: int = Field(1000, ge=1)
+    numeric_small: str = "ks"
+    numeric_large: str = "psi"
+    categorical_small: str = "chi_square"
+    #: Categorical columns with exactly two reference categories and a small reference.
+    binary_small: str = "z_test"
+    categorical_large: str = "psi"
+
+    @field_validator("numeric_small", "numeric_large")
+    @classmethod
+    def _numeric(cls, value: str) -> str:
+        return check_drift_method(value, "numeric")
+
+    @field_validator("categorical_small", "binary_small", "categorical_large")
+    @classmethod
+    def _categorical(cls, value: str) -> str:
+        return check_drift_method(value, "categorical")
+
+
+class MethodThresholds(_Strict):
+    """Warning and critical levels of one method: p-value levels for the tests (ks,
+    chi_square, z_test: drift when p < level), value levels for the effect sizes."""
+
+    warning: float = Field(ge=0)
+    critical: float = Field(ge=0)
+
+
+class LearnedThresholds(_Strict):
+    """Thresholds learned from the reference instead of fixed levels.
+
+    The reference window is split into ``chunks`` equal time slices (default: as many as
+    current windows fit in it, at least 3); each method's value for every chunk against the
+    whole reference gives a mean and a standard deviation; a value outside
+    mean ± warning_sigma·sd is a warning, outside mean ± critical_sigma·sd critical.
+    """
+
+    enabled: bool = False
+    chunks: int | None = Field(None, ge=3, le=1000)
+    warning_sigma: float = Field(3.0, gt=0)
+    critical_sigma: float = Field(5.0, gt=0)
+
+    @field_validator("critical_sigma")
+    @classmethod
+    def _ordered(cls, value: float, info: Any) -> float:
+        warning = info.data.get("warning_sigma")
+        if warning is not None and value < warning:
+            raise ValueError(f"critical_sigma ({value}) must be at least warning_sigma ({warning})")
+        return value
+
+
+class DriftSettings(_Strict):
+    """Drift monitoring of one model (``drift:`` in a model). Every field has a default."""
+
+    enabled: bool = True
+    #: Quantile bins of the reference for numeric columns (before duplicate edges are removed).
+    bins: int = Field(10, ge=2, le=1000)
+    #: Share given to a bin empty in one window only (PSI, KL, chi-square), then renormalised.
+    empty_bin: float = Field(1e-4, gt=0, le=0.5)
+    #: Fewer compared values than this in either window: verdict "insufficient_data".
+    min_sample_size: int = Field(50, ge=1)
+    #: Method for every numeric / categorical column of this model (a feature's own
+    #: ``method`` still wins); default: chosen by ``selection``.
+    numeric_method: str | None = None
+    categorical_method: str | None = None
+    #: Override the registry's warning/critical levels per method name.
+    thresholds: dict[str, MethodThresholds] = Field(default_factory=dict)
+    selection: MethodSelection = Field(default_factory=MethodSelection)
+    learned_thresholds: LearnedThresholds = Field(default_factory=LearnedThresholds)
+    #: KS from every distinct value (exact, agrees with scipy) or from ``ks_bins`` reference
+    #: quantile bins (approximate: D is under-estimated by at most the largest bin share).
+    ks_mode: Literal["exact", "binned"] = "exact"
+    ks_bins: int = Field(1000, ge=10, le=100_000)
+    #: Also monitor the score (prediction drift) and the joined labels (label drift).
+    prediction: bool = True
+    labels: bool = True
+    #: Drift per value of ``columns.segment`` when one is configured, for the largest segments.
+    segments: bool = True
+    max_segments: int = Field(20, ge=1, le=1000)
+    #: How many of the most drifted features the run summary lists.
+    top: int = Field(5, ge=1, le=100)
+    #: Findings for a rise of the missing share of at least this much (absolute) ...
+    missing_change_alert: float = Field(0.05, gt=0, le=1)
+    #: ... and for at least this share of current rows in categories unseen in the reference.
+    unseen_share_alert: float = Field(0.01, gt=0, le=1)
+
+    @field_validator("numeric_method")
+    @classmethod
+    def _numeric(cls, value: str | None) -> str | None:
+        return None if value is None else check_drift_method(value, "numeric")
+
+    @field_validator("categorical_method")
+    @classmethod
+    def _categorical(cls, value: str | None) -> str | None:
+        return None if value is None else check_drift_method(value, "categorical")
+
+    @field_validator("thresholds")
+    @classmethod
+    def _levels(cls, value: dict[str, MethodThresholds]) -> dict[str, MethodThresholds]:
+        from driftguard.metrics.drift import get_method
+
+        for name, levels in value.items():
+            check_drift_method(name)
+            method = get_method(name)
+            if method.is_test:
+                if not 0 < levels.critical <= levels.warning < 1:
+                    raise ValueError(
+                        f"{name} is a test judged on its p-value: need 0 < critical <= "
+                        f"warning < 1 (e.g. warning 0.05, critical 0.01), got warning "
+                        f"{levels.warning}, critical {levels.critical}"
+                    )
+            elif levels.critical < levels.warning:
+                raise ValueError(
+                    f"{name}: critical ({levels.critical}) must be at least warning "
+                    f"({levels.warning})"
+                )
+        return value
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -468,6 +613,7 @@ class ModelConfig(_DurationFields):
     #: Timestamps further than this in the future are quarantined (clock skew tolerance).
     future_tolerance: timedelta = timedelta(minutes=5)
     recipients: list[str] = Field(default_factory=list)
+    drift: DriftSettings = Field(default_factory=DriftSettings)
     simulation: SimulationSpec | None = None
     fairness: FairnessSettings = Field(default_factory=FairnessSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)

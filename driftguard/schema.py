@@ -190,7 +190,99 @@ MIGRATIONS += (
     ),
 )
 
-LATEST_VERSION = max(m.version for m in MIGRATIONS)
+MIGRATIONS += (
+    Migration(
+        3,
+        "drift results and reference profiles",
+        (
+            """CREATE TABLE IF NOT EXISTS drift_results (
+                run_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                model_version VARCHAR NOT NULL,
+                target VARCHAR NOT NULL,          -- feature | prediction | label
+                column_name VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,            -- numeric | categorical
+                segment VARCHAR,                  -- NULL: all rows of the window
+                method VARCHAR NOT NULL,          -- psi, ks, wasserstein, jensen_shannon, ...
+                is_primary BOOLEAN NOT NULL,      -- the method that decides the verdict
+                method_reason VARCHAR,            -- why this method was used
+                value DOUBLE,                     -- distance, or the test statistic
+                p_value DOUBLE,                   -- tests only
+                threshold_source VARCHAR NOT NULL,-- fixed | learned
+                warning_threshold DOUBLE,         -- p-value levels for tests under fixed levels
+                critical_threshold DOUBLE,
+                warning_lower DOUBLE,             -- learned thresholds: lower bounds
+                critical_lower DOUBLE,
+                verdict VARCHAR NOT NULL,         -- ok | warning | critical | insufficient_data
+                rank INTEGER,                     -- 1 = most drifted feature of the run
+                weight DOUBLE,
+                n_ref BIGINT,                     -- values compared in each window
+                n_cur BIGINT,
+                ref_missing_share DOUBLE,
+                cur_missing_share DOUBLE,
+                unseen_share DOUBLE,              -- categorical: current rows in unseen categories
+                window_start TIMESTAMPTZ NOT NULL,
+                window_end TIMESTAMPTZ NOT NULL,
+                reference_start TIMESTAMPTZ NOT NULL,
+                reference_end TIMESTAMPTZ NOT NULL,
+                profile_id VARCHAR,
+                details_json VARCHAR              -- bins and shares, unseen examples, bounds
+            )""",
+            """CREATE TABLE IF NOT EXISTS drift_profiles (
+                profile_id VARCHAR NOT NULL,      -- the same for every build of one profile
+                build_id VARCHAR NOT NULL,        -- one build (the earliest wins on load)
+                profile_key VARCHAR NOT NULL,     -- model, reference window, columns, binning
+                model_id VARCHAR NOT NULL,
+                reference_start TIMESTAMPTZ NOT NULL,
+                reference_end TIMESTAMPTZ NOT NULL,
+                n_rows BIGINT NOT NULL,           -- reference rows when built (stale check)
+                n_chunks INTEGER NOT NULL,
+                segment_column VARCHAR,
+                settings_json VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL,
+                created_by_run VARCHAR
+            )""",
+            """CREATE TABLE IF NOT EXISTS drift_profile_columns (
+                profile_id VARCHAR NOT NULL,
+                build_id VARCHAR NOT NULL,
+                column_name VARCHAR NOT NULL,
+                role VARCHAR NOT NULL,            -- feature | prediction
+                kind VARCHAR NOT NULL,
+                n_rows BIGINT NOT NULL,
+                n_missing BIGINT NOT NULL,
+                edges_json VARCHAR,               -- reference quantile edges (numeric)
+                fine_edges_json VARCHAR,          -- fine edges for the binned KS (opt-in)
+                summary_json VARCHAR NOT NULL     -- bin or category counts: overall, per
+                                                  -- segment and per reference chunk
+            )""",
+            """CREATE TABLE IF NOT EXISTS drift_profile_values (
+                profile_id VARCHAR NOT NULL,
+                build_id VARCHAR NOT NULL,
+                column_name VARCHAR NOT NULL,
+                value DOUBLE NOT NULL,            -- every distinct reference value ...
+                n BIGINT NOT NULL                 -- ... and its count (exact KS, Wasserstein)
+            )""",
+            """CREATE TABLE IF NOT EXISTS drift_profile_value_sets (
+                profile_id VARCHAR NOT NULL,
+                build_id VARCHAR NOT NULL,
+                column_name VARCHAR NOT NULL,
+                n_values BIGINT NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS drift_profile_chunk_values (
+                profile_id VARCHAR NOT NULL,
+                build_id VARCHAR NOT NULL,
+                column_name VARCHAR NOT NULL,
+                method VARCHAR NOT NULL,          -- ks | wasserstein (learned thresholds)
+                chunk INTEGER NOT NULL,
+                value DOUBLE                      -- NULL: too few values in the chunk
+            )""",
+        ),
+    ),
+)
+
+# branches add migrations independently; they apply in version order
+MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.version))
+LATEST_VERSION = MIGRATIONS[-1].version
 
 
 def _ensure_migrations_table(lake: Lake) -> None:

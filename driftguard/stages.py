@@ -11,22 +11,18 @@ registry is put in :data:`RUN_ORDER` (a stable sort: unlisted stages keep their 
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 from driftguard.monitor import STAGES
 
-#: Stage modules in run order; a module listed as optional is skipped when not installed.
-STAGE_MODULES: tuple[tuple[str, bool], ...] = (
-    ("driftguard.metrics.drift", True),
-    ("driftguard.metrics.fairness", False),
-    ("driftguard.metrics.quality", False),
-    ("driftguard.metrics.performance", False),
-    ("driftguard.metrics.risk", False),
+#: Modules that register a stage when imported.
+STAGE_MODULES: tuple[str, ...] = (
+    "driftguard.drift",
+    "driftguard.metrics.fairness",
+    "driftguard.metrics.quality",
+    "driftguard.metrics.performance",
+    "driftguard.metrics.risk",
 )
-
-for _module, _optional in STAGE_MODULES:
-    if _optional and importlib.util.find_spec(_module) is None:
-        continue
+for _module in STAGE_MODULES:
     importlib.import_module(_module)
 
 #: Stage names in the order a run executes them.

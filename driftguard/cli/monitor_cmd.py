@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import typer
 
 from driftguard.cli._common import app, console, load_workspace, print_json, print_table
+from driftguard.cli.drift_cmd import print_drift_rows
 from driftguard.config import Window
 from driftguard.monitor import recent_runs, run_monitoring
 
@@ -49,20 +50,28 @@ def monitor(
     ws = load_workspace()
     explicit = parse_window(window)
     moment = _utc(as_of) if as_of else None
+    # imported here: importing driftguard.drift registers its stage, and only
+    # driftguard.stages decides when stage modules load
+    from driftguard.drift import drift_results
+
     runs = []
+    drift_rows: dict[str, list[dict]] = {}
     with ws.open_lake() as lake:
         for cfg in ws.config.select(model):
-            runs.append(
-                run_monitoring(
-                    lake,
-                    ws.config,
-                    cfg.id,
-                    ws.settings,
-                    as_of=moment,
-                    current=explicit,
-                    force=force,
-                )
+            run = run_monitoring(
+                lake,
+                ws.config,
+                cfg.id,
+                ws.settings,
+                as_of=moment,
+                current=explicit,
+                force=force,
             )
+            runs.append(run)
+            if not as_json:
+                drift_rows[run.run_id] = [
+                    r for r in drift_results(lake, run.run_id) if r["segment"] is None
+                ]
     if as_json:
         print_json([r.as_dict() for r in runs])
     else:
@@ -73,6 +82,11 @@ def monitor(
                 f"({run.n_current:,} rows; reference {run.n_reference:,}) run {run.run_id}, "
                 f"{state}"
             )
+            if drift_rows.get(run.run_id):
+                print_drift_rows(
+                    f"Drift of {run.model_id}, most drifted feature first",
+                    drift_rows[run.run_id],
+                )
             for finding in run.findings:
                 console.print(f"  - {finding}", markup=False)
     if any(r.findings for r in runs):
