@@ -67,15 +67,16 @@ def demo(
     runs = _run_pipeline(ws, config_path, use_prefect)
     print_table(
         f"Monitoring runs ({time.perf_counter() - started:.1f} s)",
-        ["model", "run", "window start", "rows", "reference rows", "findings"],
+        ["model", "run", "rows", "reference rows", "risk", "drifted features", "findings"],
         [
             (
                 r["model_id"],
                 r["run_id"],
-                r["window"]["start"],
                 r["n_current"],
                 r["n_reference"],
-                "; ".join(r["findings"]) or "none",
+                _risk_text(r["summary"].get("risk") or {}),
+                _drift_text(r["summary"].get("drift") or {}),
+                len(r["findings"]),
             )
             for r in runs
         ],
@@ -102,3 +103,20 @@ def _run_pipeline(ws: Workspace, config_path: Path, use_prefect: bool) -> list[d
         return [
             run_monitoring(lake, ws.config, m.id, ws.settings).as_dict() for m in ws.config.models
         ]
+
+
+def _risk_text(risk: dict[str, Any]) -> str:
+    score = risk.get("score")
+    status = risk.get("status", "UNKNOWN")
+    return f"{score:.0f} {status}" if score is not None else status
+
+
+def _drift_text(drift: dict[str, Any]) -> str:
+    top = [
+        t["feature"] for t in drift.get("top", []) if t.get("verdict") in ("warning", "critical")
+    ]
+    if not drift:
+        return "-"
+    return f"{drift.get('n_drifted', 0)}/{drift.get('n_features', 0)}" + (
+        f" ({', '.join(top[:3])})" if top else ""
+    )

@@ -213,6 +213,17 @@ def wipe_home(home: Path) -> None:
             f"{home} does not look like a DriftGuard home (no {HOME_MARKER}); not deleting it"
         )
     for child in home.iterdir():
-        if child.name in {HOME_MARKER, "driftguard.yaml"}:
+        if child.name == HOME_MARKER:
             continue
+        if child.name == "driftguard.yaml" and not is_example_config(child):
+            continue  # a configuration someone made their own is never deleted
         shutil.rmtree(child) if child.is_dir() else child.unlink()
+
+
+EXAMPLE_MARKER = "# driftguard-example:"
+
+
+def is_example_config(path: Path) -> bool:
+    """True while the file still starts with the example's marker line."""
+    with path.open(encoding="utf-8") as handle:
+        return handle.readline().startswith(EXAMPLE_MARKER)
