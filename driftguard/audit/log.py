@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import IO, Any
 
+from driftguard.audit.builder import ISSUED_FORMAT, LogState, build_entries
 from driftguard.audit.canonical import (
     AuditEntry,
     InvalidAuditEntry,
@@ -35,11 +36,9 @@ from driftguard.audit.canonical import (
     decode_entry,
     draft_fields,
     dumps,
-    encode_entry,
     entry_from_fields,
     timestamp_from_us,
     timestamp_us,
-    with_position,
 )
 from driftguard.audit.export import write_csv, write_jsonl
 from driftguard.audit.hashing import (
@@ -49,7 +48,7 @@ from driftguard.audit.hashing import (
     inclusion_proof,
     leaf_hash,
 )
-from driftguard.audit.signing import Checkpoint, KeyRing, Signer, make_seal, signer_from_env
+from driftguard.audit.signing import Checkpoint, KeyRing, Signer, signer_from_env
 from driftguard.audit.verification import (
     COLUMN_NAMES,
     Chunk,
@@ -87,7 +86,6 @@ ENTRY_COLUMNS = (
 _VALUES_LIMIT = 64
 #: Rows per query when reading a log for verification or export.
 CHUNK_ROWS = 50_000
-_ISSUED_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
 class AuditHeadCorrupt(DataError):
@@ -241,30 +239,21 @@ def append_many(
 def _append_drafts(
     lake: Lake, drafts: list[dict[str, Any]], signer: Signer | None
 ) -> list[AuditEntry]:
-    signer = signer if signer is not None else signer_from_env()
     current = head(lake)
-    frontier = current.frontier.copy()
-    previous = bytes.fromhex(current.head)
-    seq = current.size
-    ts_us = _now_us()
-    entries: list[AuditEntry] = []
-    for draft in drafts:
-        seq += 1
-        fields = with_position(draft, seq=seq, ts_us=ts_us)
-        canonical = encode_entry(fields)
-        leaf = leaf_hash(canonical)
-        value = chain_hash(seq, previous, leaf)
-        seal = make_seal(signer, current.log_id, seq, value) if signer else None
-        frontier.push(leaf)
-        previous = value
-        entries.append(
-            entry_from_fields(current.log_id, fields, canonical, leaf.hex(), value.hex(), seal)
-        )
+    state = LogState(
+        current.log_id, current.size, bytes.fromhex(current.head), current.frontier.copy()
+    )
+    entries = build_entries(
+        state,
+        drafts,
+        ts_us=_now_us(),
+        signer=signer if signer is not None else signer_from_env(),
+    )
     _insert_entries(lake, entries)
     lake.execute(
         "UPDATE audit_head SET size = ?, head = ?, frontier = ?, updated_at = now() "
         "WHERE log_id = ?",
-        [seq, previous.hex(), frontier.to_json(), current.log_id],
+        [state.size, state.head.hex(), state.frontier.to_json(), current.log_id],
     )
     return entries
 
@@ -430,7 +419,7 @@ def _checkpoint_from_row(row: Mapping[str, Any]) -> Checkpoint:
 
 
 def _issued_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime(_ISSUED_FORMAT)
+    return moment.astimezone(UTC).strftime(ISSUED_FORMAT)
 
 
 def stored_checkpoints(lake: Lake, log_id: str) -> list[Checkpoint]:
@@ -477,7 +466,7 @@ def write_checkpoint(
             current.size,
             current.head,
             current.root,
-            issued.strftime(_ISSUED_FORMAT),
+            issued.strftime(ISSUED_FORMAT),
         ).signed(key)
         lk.execute(
             "INSERT INTO audit_checkpoints VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -1091,7 +1080,7 @@ def _export_header(lake: Lake, log_id: str) -> dict[str, Any]:
     return {
         "log_id": log_id,
         "epoch": info.get("epoch"),
-        "exported_at": datetime.now(UTC).strftime(_ISSUED_FORMAT),
+        "exported_at": datetime.now(UTC).strftime(ISSUED_FORMAT),
         "entries": int(count),
         "head": (
             {"size": current.size, "hash": current.head, "root": current.root}

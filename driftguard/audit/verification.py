@@ -465,11 +465,10 @@ def _diagnose(
         return Problem("modified", k, f"entry {k}: {_column_problem(row, k)}")
     embedded = _embedded_seq(row.canonical)
     if genuine is not None:
-        if genuine.seq != k and embedded != genuine.seq:
+        # Entry k exists further on, so the row standing at k is out of place.
+        if row.seq != k and genuine.seq not in (k, None) and embedded != genuine.seq:
             return Problem(
-                "modified",
-                k,
-                f"entry {k}'s sequence column was changed to {genuine.seq}",
+                "modified", k, f"entry {k}'s sequence column was changed to {genuine.seq}"
             )
         if embedded is not None and embedded > k and _leaf_ok(row):
             return Problem("reordered", k, f"entry {embedded} is stored in the place of entry {k}")
@@ -514,16 +513,10 @@ def _column_problem(row: Row, k: int) -> str:
 def _first_bad_seal(source: RowSource, keyring: KeyRing, log_id: str, lo: int, hi: int) -> int:
     """Smallest seq in [lo, hi] whose seal is missing or invalid (seals valid before it)."""
 
-    def valid(seq: int) -> bool:
-        row = source.row_at(seq)
-        if row is None or not row.seal:
-            return False
-        return check_seal(keyring, row.seal, log_id, seq, bytes.fromhex(row.chain_hash)) is True
-
     a, b = lo, hi
     while a < b:
         mid = (a + b) // 2
-        if valid(mid):
+        if _sealed(source, keyring, log_id, mid):
             a = mid + 1
         else:
             b = mid
@@ -573,17 +566,22 @@ def verify_log(
     keyring = keyring or KeyRing()
     own = [(cp, src) for cp, src in checkpoints if cp.log_id == log_id]
     scan = _scan(source, log_id, {cp.size for cp, _ in own}, full)
+    broken = bool(scan.window)
+    problem = None
+    if broken:
+        problem = _diagnose(scan.size + 1, scan.head, scan.before_head, scan.window, source)
+        if problem.seq is not None and problem.seq <= scan.size and scan.before_head:
+            # the last entry the pass accepted turned out to be an insertion
+            scan.size, scan.head = scan.size - 1, scan.before_head
+            scan.before_head = None
     result = Verification(
         log_id=log_id,
         mode="full" if full else "hash-only",
         size=scan.size,
         head=scan.head.hex(),
     )
-    broken = bool(scan.window)
-    if broken:
-        result.problems.append(
-            _diagnose(scan.size + 1, scan.head, scan.before_head, scan.window, source)
-        )
+    if problem is not None:
+        result.problems.append(problem)
     _check_seals(source, scan, keyring, result)
     _check_checkpoints(source, scan, own, keyring, result, broken)
     result.seconds = time.perf_counter() - started
@@ -629,7 +627,7 @@ def _check_checkpoints(
     result: Verification,
     broken: bool,
 ) -> None:
-    mismatched: list[CheckpointCheck] = []
+    disagreeing: list[CheckpointCheck] = []
     for checkpoint, origin in sorted(own, key=lambda pair: pair[0].size):
         signature = checkpoint.check_signature(keyring)
         check = CheckpointCheck(checkpoint, origin, signature, "match")
@@ -647,21 +645,9 @@ def _check_checkpoints(
             )
             continue
         if checkpoint.size > scan.size:
-            if broken:
-                check.result = "not evaluated"
-                continue
-            check.result = "beyond the log"
-            what = "the recorded head" if origin == "head" else f"the {origin} checkpoint of"
-            when = "" if origin == "head" else f" {checkpoint.issued_at}"
-            result.problems.append(
-                Problem(
-                    "deleted",
-                    scan.size + 1,
-                    f"the log ends at seq {scan.size} but {what}{when} covers "
-                    f"{checkpoint.size} entries: entries {scan.size + 1}..{checkpoint.size} were "
-                    "removed (tail truncated or an older backup restored)",
-                )
-            )
+            check.result = "not evaluated" if broken else "beyond the log"
+            if not broken:
+                disagreeing.append(check)
             continue
         if origin == "head" and checkpoint.size < scan.size and not broken:
             result.problems.append(
@@ -680,52 +666,91 @@ def _check_checkpoints(
             check.anchor = origin == "supplied" or (origin != "head" and signature == "valid")
         else:
             check.result = "mismatch"
-            mismatched.append(check)
-    if mismatched:
-        _locate_rewrite(source, scan, result, mismatched[0])
+            disagreeing.append(check)
+    if disagreeing:
+        first = min(disagreeing, key=lambda c: (c.result != "mismatch", c.checkpoint.size))
+        _locate(source, scan, keyring, result, first)
 
 
-def _locate_rewrite(
-    source: RowSource, scan: _Scan, result: Verification, check: CheckpointCheck
+def _locate(
+    source: RowSource, scan: _Scan, keyring: KeyRing, result: Verification, check: CheckpointCheck
 ) -> None:
-    """The log disagrees with a checkpoint it is long enough for: find where it diverges."""
+    """The log disagrees with a checkpoint: it is shorter, or its entries differ. Find the
+    first entry that is not the one the checkpoint covered, from the evidence available:
+
+    - seals: the first entry without a valid seal (a rewrite without the key);
+    - time: the first entry written after the checkpoint that covers it (a rolled-back log
+      that grew again);
+    - otherwise the end of the log (truncation), or only a range: after the last trusted
+      checkpoint that still matches.
+    """
     checkpoint = check.checkpoint
-    trusted = [
-        c.checkpoint.size
-        for c in result.checkpoints
-        if c.anchor and c.checkpoint.size < checkpoint.size
-    ]
-    lower = max(trusted, default=0)
-    sealed = [p for p in result.problems if p.kind == "forged" and p.seq is not None]
-    if any(p.seq is not None and p.seq <= checkpoint.size for p in sealed):
-        return  # the broken seals already locate the rewrite exactly
-    source_name = "recorded head" if check.source == "head" else f"{check.source} checkpoint"
+    limit = min(checkpoint.size, scan.size)
+    if any(p.kind == "forged" and p.seq is not None and p.seq <= limit for p in result.problems):
+        return  # broken seals already locate the rewrite exactly
+    lower = max(
+        (c.checkpoint.size for c in result.checkpoints if c.anchor and c.checkpoint.size < limit),
+        default=0,
+    )
+    what = "the recorded head" if check.source == "head" else f"the {check.source} checkpoint"
+    if check.source != "head":
+        what += f" of {checkpoint.issued_at}"
+    unsealed = None
+    if not keyring.empty and scan.first_sealed is not None and scan.first_sealed <= limit:
+        low = max(scan.first_sealed, lower + 1)
+        if low <= limit and not _sealed(source, keyring, result.log_id, limit):
+            unsealed = _first_bad_seal(source, keyring, result.log_id, low, limit)
     issued = _issued_us(checkpoint)
     late = (
-        _first_written_after(source, lower + 1, checkpoint.size, issued)
-        if issued is not None
+        _first_written_after(source, lower + 1, limit, issued)
+        if issued is not None and limit > lower
         else None
     )
-    if late is not None:
+    if unsealed is not None and (late is None or unsealed <= late):
+        result.problems.append(
+            Problem(
+                "forged",
+                unsealed,
+                f"entries from seq {unsealed} differ from what {what} covers and carry no valid "
+                "seal: they were rewritten with recomputed hashes by someone without the key",
+            )
+        )
+    elif late is not None:
         result.problems.append(
             Problem(
                 "deleted",
                 late,
-                f"entries from seq {late} were written after the {source_name} of "
-                f"{checkpoint.issued_at} that covers {checkpoint.size} entries: the log was "
-                "rolled back (an older backup restored) and grew again",
+                f"entries from seq {late} were written after {what}, which covers "
+                f"{checkpoint.size} entries: the log was rolled back (an older backup restored) "
+                "and grew again; the original entries from there on are gone",
             )
         )
-        return
-    result.problems.append(
-        Problem(
-            "forged",
-            lower + 1,
-            f"entries 1..{checkpoint.size} do not match the {source_name} of "
-            f"{checkpoint.issued_at}: they were rewritten with recomputed hashes, starting "
-            f"somewhere between seq {lower + 1} and {checkpoint.size} (sign entries with a key "
-            "to locate it exactly)",
-            exact=lower + 1 == checkpoint.size,
-            until=checkpoint.size,
+    elif checkpoint.size > scan.size:
+        result.problems.append(
+            Problem(
+                "deleted",
+                scan.size + 1,
+                f"the log ends at seq {scan.size} but {what} covers {checkpoint.size} entries: "
+                f"entries {scan.size + 1}..{checkpoint.size} were removed (tail truncated or an "
+                "older backup restored)",
+            )
         )
-    )
+    else:
+        result.problems.append(
+            Problem(
+                "forged",
+                lower + 1,
+                f"entries 1..{checkpoint.size} do not match {what}: they were rewritten with "
+                f"recomputed hashes, starting somewhere between seq {lower + 1} and "
+                f"{checkpoint.size} (sealing entries with a key locates it exactly)",
+                exact=lower + 1 == checkpoint.size,
+                until=checkpoint.size,
+            )
+        )
+
+
+def _sealed(source: RowSource, keyring: KeyRing, log_id: str, seq: int) -> bool:
+    row = source.row_at(seq)
+    if row is None or not row.seal:
+        return False
+    return check_seal(keyring, row.seal, log_id, seq, bytes.fromhex(row.chain_hash)) is True

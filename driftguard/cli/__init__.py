@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from driftguard.cli import config_cmd, demo, lake, monitor_cmd  # noqa: F401  (registers commands)
+from driftguard.cli import (  # noqa: F401  (registers commands)
+    audit_cmd,
+    config_cmd,
+    demo,
+    lake,
+    monitor_cmd,
+)
 from driftguard.cli._common import app
 
 
