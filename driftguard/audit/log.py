@@ -353,7 +353,7 @@ class LakeSource:
             "ORDER BY seq, chain_hash, canonical",
             [self.log_id, *params],
         )
-        table = cursor.fetch_arrow_table()
+        table = cursor.to_arrow_table()
         seqs = table.column("seq").to_pylist()
         columns = None
         if self.full:
