@@ -152,10 +152,15 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+#: Attempts of an audit-only transaction: every append rewrites the one head row, so busy
+#: concurrent appenders lose commits often; each retry is cheap (a few rows).
+OWN_TRANSACTION_ATTEMPTS = 200
+
+
 def _in_transaction(lake: Lake, work: Any, message: str) -> Any:
     if lake.in_transaction:
         return work(lake)
-    return lake.transaction(work, message=message)
+    return lake.transaction(work, message=message, attempts=OWN_TRANSACTION_ATTEMPTS)
 
 
 # --------------------------------------------------------------------------- append
@@ -811,7 +816,7 @@ def start_epoch(
             signer=signer,
         )
 
-    return lake.transaction(work, message="audit new epoch")
+    return lake.transaction(work, message="audit new epoch", attempts=OWN_TRANSACTION_ATTEMPTS)
 
 
 # --------------------------------------------------------------------------- queries
