@@ -243,6 +243,8 @@ def insert_forged(base: Base, rng: random.Random, mode: str) -> Trial:
     seal = rng.choice([None, rows[k - 1].seal])  # no key: copy a seal, or leave none
     forged = Row(k, canonical, leaf.hex(), value, seal, None)
     forged.columns = columns_of(entry_from_fields(base.log_id, fields, canonical, "", ""))
+    if rng.random() < 0.3:  # a careless forger: the query columns disagree with the bytes
+        forged.columns = {**forged.columns, "actor": "mallory", "event_type": "x"}
     if rng.random() < 0.5:  # renumber the rest: their seq columns (and export fields) shift
         tail = [replace(r, seq=(r.seq or 0) + 1) for r in rows[k - 1 :]]
         rows = rows[: k - 1] + [forged] + tail

@@ -458,7 +458,14 @@ def _diagnose(
         return Problem(
             "inserted", row.seq, f"a second row claims seq {row.seq}, after entry {k - 1}"
         )
-    genuine = next((r for r in window if _genuine(r, k, previous)), None)
+    candidates = [r for r in window if _genuine(r, k, previous)]
+    if len(candidates) > 1:
+        return Problem(
+            "inserted",
+            k,
+            f"two rows claim seq {k}, each linking to entry {k - 1}: one of them was inserted",
+        )
+    genuine = candidates[0] if candidates else None
     if genuine is None:
         genuine = next((r for r in _find_claims(source, {k}) if _genuine(r, k, previous)), None)
     if genuine is not None and _same(genuine, row):
