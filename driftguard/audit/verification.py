@@ -675,7 +675,16 @@ def _check_checkpoints(
             check.result = "mismatch"
             disagreeing.append(check)
     if disagreeing:
-        first = min(disagreeing, key=lambda c: (c.result != "mismatch", c.checkpoint.size))
+        # Locate with the most trusted evidence: a checkpoint from outside or with a valid
+        # signature, then unverifiable stored ones, then the head row.
+        def trust(c: CheckpointCheck) -> int:
+            if c.source == "supplied" or c.signature == "valid":
+                return 0
+            return 2 if c.source == "head" else 1
+
+        first = min(
+            disagreeing, key=lambda c: (trust(c), c.result != "mismatch", c.checkpoint.size)
+        )
         _locate(source, scan, keyring, result, first)
 
 
