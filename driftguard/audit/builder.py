@@ -14,8 +14,7 @@ from typing import Any
 from driftguard.audit.canonical import (
     AuditEntry,
     draft_fields,
-    dumps,
-    encode_entry,
+    encode_entry_parts,
     entry_from_fields,
     with_position,
 )
@@ -64,14 +63,23 @@ def build_entries(
     for draft in drafts:
         seq = state.size + 1
         fields = with_position(draft, seq=seq, ts_us=ts_us)
-        canonical = encode_entry(fields)
+        canonical, payload_json, references_json = encode_entry_parts(fields)
         leaf = leaf_hash(canonical)
         value = chain_hash(seq, state.head, leaf)
         seal = make_seal(signer, state.log_id, seq, value) if signer else None
         state.frontier.push(leaf)
         state.size, state.head = seq, value
         entries.append(
-            entry_from_fields(state.log_id, fields, canonical, leaf.hex(), value.hex(), seal)
+            entry_from_fields(
+                state.log_id,
+                fields,
+                canonical,
+                leaf.hex(),
+                value.hex(),
+                seal,
+                payload_json=payload_json,
+                references_json=references_json,
+            )
         )
     return entries
 
@@ -106,8 +114,8 @@ def columns_of(entry: AuditEntry) -> dict[str, Any]:
         "action": entry.action,
         "run_id": entry.run_id,
         "reason": entry.reason,
-        "payload_json": dumps(entry.payload),
-        "references_json": dumps(list(entry.references)),
+        "payload_json": entry.payload_json,
+        "references_json": entry.references_json,
     }
 
 

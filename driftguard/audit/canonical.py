@@ -36,12 +36,14 @@ import enum
 import json
 import math
 import numbers
+import re
 import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring as _quote  # as dumps(ensure_ascii=False)
 from pathlib import PurePath
 from typing import Any
 
@@ -68,6 +70,7 @@ SEVERITIES = ("info", "warning", "high", "critical")
 MAX_NAME_LENGTH = 256
 _REQUIRED_TEXT = ("event_type", "action", "actor", "resource_type", "resource_id")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 class InvalidAuditEntry(ConfigError, ValueError):
@@ -83,10 +86,41 @@ def canonical_value(value: Any, *, path: str = "value") -> Any:
 
     Raises :class:`CanonicalEncodingError` naming the offending ``path`` (``payload.score``).
     """
-    if value is None or isinstance(value, bool):
+    kind = type(value)  # exact-type fast paths first: payloads are mostly plain JSON data
+    if kind is str:
+        return value if value.isascii() else _nfc(value, path)
+    if value is None or kind is int or kind is bool:
         return value
+    if kind is float:
+        return _decimal_text(value, path)
+    if kind is dict:
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name = key if type(key) is str and key.isascii() else _key(key, path)
+            if name in out:
+                raise CanonicalEncodingError(
+                    f"{path}: two keys become {name!r} after normalisation; rename one"
+                )
+            out[name] = canonical_value(item, path=f"{path}.{name}")
+        return out
+    if kind is list or kind is tuple:
+        return [canonical_value(v, path=f"{path}[{i}]") for i, v in enumerate(value)]
+    return _other_value(value, path)
+
+
+def _key(key: Any, path: str) -> str:
+    if isinstance(key, bool) or not isinstance(key, str | numbers.Integral):
+        raise CanonicalEncodingError(
+            f"{path}: key {key!r} is a {type(key).__name__}; keys must be strings"
+        )
+    return _nfc(str(key), f"{path} key")
+
+
+def _other_value(value: Any, path: str) -> Any:
+    if isinstance(value, bool):
+        return bool(value)
     if isinstance(value, str):
-        return _nfc(value, path)
+        return _nfc(str(value), path)
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, float | Decimal | numbers.Real):
@@ -103,19 +137,7 @@ def canonical_value(value: Any, *, path: str = "value") -> Any:
     if hasattr(value, "model_dump"):  # pydantic models: their JSON form
         return canonical_value(value.model_dump(mode="json"), path=path)
     if isinstance(value, Mapping):
-        out: dict[str, Any] = {}
-        for key, item in value.items():
-            if isinstance(key, bool) or not isinstance(key, str | numbers.Integral):
-                raise CanonicalEncodingError(
-                    f"{path}: key {key!r} is a {type(key).__name__}; keys must be strings"
-                )
-            name = _nfc(str(key), f"{path} key")
-            if name in out:
-                raise CanonicalEncodingError(
-                    f"{path}: two keys become {name!r} after normalisation; rename one"
-                )
-            out[name] = canonical_value(item, path=f"{path}.{name}")
-        return out
+        return canonical_value(dict(value.items()), path=path)
     if isinstance(value, set | frozenset):
         items = [canonical_value(v, path=f"{path}[]") for v in value]
         return sorted(items, key=lambda v: json.dumps(v, sort_keys=True, ensure_ascii=False))
@@ -194,6 +216,9 @@ class AuditEntry:
     leaf_hash: str
     chain_hash: str
     seal: str | None = None
+    #: Canonical JSON of the payload and the references (query columns), when known.
+    payload_json: str = field(default="", repr=False, compare=False)
+    references_json: str = field(default="", repr=False, compare=False)
 
     @property
     def ts(self) -> datetime:
@@ -334,14 +359,56 @@ def _short_text(name: str, value: Any, *, required: bool) -> str | None:
         raise InvalidAuditEntry(f"{name} must be non-empty text, got {value!r}")
     if len(value) > MAX_NAME_LENGTH:
         raise InvalidAuditEntry(f"{name} is longer than {MAX_NAME_LENGTH} characters")
-    if any(ord(c) < 32 or ord(c) == 127 for c in value):
+    if _CONTROL.search(value):
         raise InvalidAuditEntry(f"{name} {value!r} contains a control character")
     return _nfc(value, name)
 
 
 def encode_entry(fields: dict[str, Any]) -> bytes:
     """Canonical bytes of a complete, already validated entry."""
-    return dumps(fields).encode("utf-8")
+    return encode_entry_parts(fields)[0]
+
+
+def encode_entry_parts(fields: dict[str, Any]) -> tuple[bytes, str, str]:
+    """Canonical bytes of an entry, with the canonical JSON of its payload and references.
+
+    Equal to ``dumps(fields)`` (a test checks it), but written field by field in the sorted
+    order of :data:`FIELDS`: faster, and the payload and references texts (query columns)
+    come out of it instead of being encoded twice.
+    """
+    payload = dumps(fields["payload"])
+    references = dumps(fields["references"])
+    run_id, reason = fields["run_id"], fields["reason"]
+    text = "".join(
+        (
+            '{"action":',
+            _quote(fields["action"]),
+            ',"actor":',
+            _quote(fields["actor"]),
+            ',"event_type":',
+            _quote(fields["event_type"]),
+            ',"payload":',
+            payload,
+            ',"reason":',
+            "null" if reason is None else _quote(reason),
+            ',"references":',
+            references,
+            ',"resource_id":',
+            _quote(fields["resource_id"]),
+            ',"resource_type":',
+            _quote(fields["resource_type"]),
+            ',"run_id":',
+            "null" if run_id is None else _quote(run_id),
+            ',"seq":',
+            str(fields["seq"]),
+            ',"severity":',
+            _quote(fields["severity"]),
+            ',"ts_us":',
+            str(fields["ts_us"]),
+            "}",
+        )
+    )
+    return text.encode("utf-8"), payload, references
 
 
 class NotAnEntry(ValueError):
@@ -368,6 +435,9 @@ def decode_entry(canonical: bytes) -> dict[str, Any]:
             raise NotAnEntry(f"{name} is not text")
     if fields["severity"] not in SEVERITIES:
         raise NotAnEntry(f"severity {fields['severity']!r} is unknown")
+    for name in ("run_id", "reason"):
+        if fields[name] is not None and not isinstance(fields[name], str):
+            raise NotAnEntry(f"{name} is neither text nor null")
     if not isinstance(fields["references"], list):
         raise NotAnEntry("references is not a list")
     if encode_entry(fields) != canonical:
@@ -382,6 +452,9 @@ def entry_from_fields(
     leaf_hash: str,
     chain_hash: str,
     seal: str | None = None,
+    *,
+    payload_json: str = "",
+    references_json: str = "",
 ) -> AuditEntry:
     return AuditEntry(
         log_id=log_id,
@@ -401,4 +474,6 @@ def entry_from_fields(
         leaf_hash=leaf_hash,
         chain_hash=chain_hash,
         seal=seal,
+        payload_json=payload_json or dumps(fields["payload"]),
+        references_json=references_json or dumps(fields["references"]),
     )

@@ -7,10 +7,12 @@ then one line per entry, in sequence order::
      "head":{"size":3,"hash":"..."},"exported_at":"...","previous":null}
     {"type":"checkpoint","log_id":"...","size":3,"head":"...","root":"...","issued_at":"...",
      "alg":"ed25519","key_id":"...","signature":"...","source":"stored"}
-    {"type":"entry","seq":1,"leaf":"...","chain":"...","seal":"...","canonical":"{...}"}
+    {"type":"entry","seq":1,"leaf":"...","chain":"...","seal":"...","entry":{"action":...}}
 
-``canonical`` is the entry's canonical JSON as a string (its UTF-8 encoding is the hashed
-bytes); bytes that are not valid UTF-8 (a damaged entry) travel as ``canonical_b64``.
+``entry`` is the entry's canonical JSON written verbatim: the bytes between ``"entry":`` and
+the line's closing brace are exactly the bytes that were hashed, so the verifier slices them
+out instead of re-encoding anything, and ``jq`` still reads the line. Bytes that are not
+valid JSON (a damaged entry) travel base64-encoded as ``canonical_b64`` instead.
 :func:`verify_export` (``python -m driftguard.audit verify-export FILE``) checks such a file
 with the standard library only. The CSV export is for spreadsheets: one row per entry with
 decoded fields and hashes, not meant for verification.
@@ -23,6 +25,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import re
 from array import array
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -63,18 +66,33 @@ class UnreadableExport(DataError):
 
 
 def entry_line(row: Row) -> str:
-    record: dict[str, Any] = {
-        "type": "entry",
-        "seq": row.seq,
-        "leaf": row.leaf_hash,
-        "chain": row.chain_hash,
-        "seal": row.seal,
-    }
+    prefix = json.dumps(
+        {
+            "type": "entry",
+            "seq": row.seq,
+            "leaf": row.leaf_hash,
+            "chain": row.chain_hash,
+            "seal": row.seal,
+        },
+        separators=(",", ":"),
+    )
     try:
-        record["canonical"] = row.canonical.decode("utf-8")
-    except UnicodeDecodeError:
-        record["canonical_b64"] = base64.b64encode(row.canonical).decode("ascii")
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":"))
+        text = row.canonical.decode("utf-8")
+        json.loads(text)  # verbatim only if it is JSON: the line must stay valid JSON
+        if not text.startswith("{") or "\n" in text or "\r" in text:
+            raise ValueError("not a one-line JSON object")
+    except ValueError:
+        encoded = base64.b64encode(row.canonical).decode("ascii")
+        return f'{prefix[:-1]},"canonical_b64":"{encoded}"}}'
+    return f"{prefix[:-1]},{_ENTRY_KEY.decode()}{text}}}"
+
+
+_ENTRY_KEY = b'"entry":'
+#: An entry line as :func:`entry_line` writes it; anything else goes through json.loads.
+_ENTRY_LINE = re.compile(
+    rb'\{"type":"entry","seq":(-?\d+),"leaf":"([0-9a-f]*)","chain":"([0-9a-f]*)",'
+    rb'"seal":(null|"[a-z0-9-]+:[0-9a-f]*:[0-9a-f]*"),"entry":(?=\{)'
+)
 
 
 def write_jsonl(
@@ -213,19 +231,53 @@ class ExportFile:
                 yield parse_entry_line(line)
 
     def chunks(self, lo: int | None = None, hi: int | None = None) -> Iterator[Chunk]:
-        batch: list[Row] = []
-        for row in self._rows():
-            if lo is not None or hi is not None:
-                if row.seq is None:
-                    continue
-                if (lo is not None and row.seq < lo) or (hi is not None and row.seq > hi):
-                    continue
-            batch.append(row)
-            if len(batch) >= self.chunk_size:
+        if lo is not None or hi is not None:
+            low = lo if lo is not None else -(2**63)
+            high = hi if hi is not None else 2**63
+            batch: list[Row] = []
+            for row in self._rows():
+                if row.seq is not None and low <= row.seq <= high:
+                    batch.append(row)
+                if len(batch) >= self.chunk_size:
+                    yield Chunk.of(batch)
+                    batch = []
+            if batch:
                 yield Chunk.of(batch)
-                batch = []
-        if batch:
-            yield Chunk.of(batch)
+            return
+        yield from self._all_chunks()
+
+    def _all_chunks(self) -> Iterator[Chunk]:
+        """Every entry line, column-wise; well-formed lines are sliced, not JSON-decoded."""
+        match = _ENTRY_LINE.match
+        chunk = Chunk([], [], [], [], [])
+        with self.path.open("rb") as stream:
+            if not self._offsets:
+                return
+            stream.seek(self._offsets[0])
+            for line in stream:
+                found = match(line)
+                end = line.rfind(b"}") if found is not None else -1
+                if found is not None and end > found.end():
+                    seal = found.group(4)
+                    chunk.seqs.append(int(found.group(1)))
+                    chunk.leaves.append(found.group(2).decode())
+                    chunk.chains.append(found.group(3).decode())
+                    chunk.seals.append(None if seal == b"null" else seal[1:-1].decode())
+                    chunk.canonicals.append(line[found.end() : end])
+                elif line.startswith(b'{"type":"checkpoint"') or not line.strip():
+                    continue
+                else:
+                    row = parse_entry_line(line)
+                    chunk.seqs.append(row.seq)
+                    chunk.leaves.append(row.leaf_hash)
+                    chunk.chains.append(row.chain_hash)
+                    chunk.seals.append(row.seal)
+                    chunk.canonicals.append(row.canonical)
+                if len(chunk.seqs) >= self.chunk_size:
+                    yield chunk
+                    chunk = Chunk([], [], [], [], [])
+        if chunk.seqs:
+            yield chunk
 
     def row_at(self, seq: int) -> Row | None:
         index = seq - 1
@@ -238,12 +290,15 @@ class ExportFile:
 
 def parse_entry_line(line: bytes) -> Row:
     """One entry line as a :class:`Row`; a damaged line becomes a row that cannot verify."""
+    line = line.rstrip(b"\r\n")
+    cut = line.find(b"," + _ENTRY_KEY)
     try:
-        record = json.loads(line)
-        if "canonical_b64" in record:
-            canonical = base64.b64decode(record["canonical_b64"])
+        if cut > 0 and line.endswith(b"}"):
+            record = json.loads(line[:cut] + b"}")
+            canonical = line[cut + 1 + len(_ENTRY_KEY) : -1]
         else:
-            canonical = str(record["canonical"]).encode("utf-8", "surrogatepass")
+            record = json.loads(line)
+            canonical = base64.b64decode(record["canonical_b64"], validate=True)
         seq = record.get("seq")
         return Row(
             seq if isinstance(seq, int) and not isinstance(seq, bool) else None,

@@ -364,48 +364,62 @@ class _Scan:
 
 
 def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
+    """The streaming pass: accept rows while they link, stop at the first that does not."""
     sha = hashlib.sha256
     k = 1
     previous = genesis_hash(log_id)
     before: bytes | None = None
     scan = _Scan()
+    heads = scan.heads
     if 0 in sizes:
-        scan.heads[0] = previous
+        heads[0] = previous
         scan.roots[0] = EMPTY_ROOT
     frontier = MerkleFrontier() if full else None
-    first_sealed: int | None = None
-    last_sealed: tuple[int, bytes, str] | None = None
     chunks = source.chunks()
     for chunk in chunks:
-        seqs, canonicals, chains, seals = chunk.seqs, chunk.canonicals, chunk.chains, chunk.seals
-        leaves, columns = chunk.leaves, chunk.columns
+        seqs, canonicals, chains = chunk.seqs, chunk.canonicals, chunk.chains
         bad = -1
-        for i in range(len(seqs)):
-            if seqs[i] != k:
-                bad = i
-                break
-            leaf = sha(b"\x00" + canonicals[i]).digest()
-            value = sha(b"\x02" + k.to_bytes(8, "big") + previous + leaf).digest()
-            if value.hex() != chains[i]:
-                bad = i
-                break
-            if frontier is not None:
-                if leaf.hex() != leaves[i] or entry_problem(
-                    canonicals[i], k, columns[i] if columns is not None else None
+        if frontier is None:  # hash-only: the tight loop
+            for i, (stored_seq, canonical, stored) in enumerate(
+                zip(seqs, canonicals, chains, strict=True)
+            ):
+                if stored_seq != k:
+                    bad = i
+                    break
+                leaf = sha(b"\x00" + canonical).digest()
+                value = sha(b"\x02" + k.to_bytes(8, "big") + previous + leaf).digest()
+                if value.hex() != stored:
+                    bad = i
+                    break
+                before, previous = previous, value
+                if k in sizes:
+                    heads[k] = value
+                k += 1
+        else:
+            leaves, columns = chunk.leaves, chunk.columns
+            for i, (stored_seq, canonical, stored) in enumerate(
+                zip(seqs, canonicals, chains, strict=True)
+            ):
+                if stored_seq != k:
+                    bad = i
+                    break
+                leaf = sha(b"\x00" + canonical).digest()
+                value = sha(b"\x02" + k.to_bytes(8, "big") + previous + leaf).digest()
+                if (
+                    value.hex() != stored
+                    or leaf.hex() != leaves[i]
+                    or entry_problem(canonical, k, columns[i] if columns is not None else None)
                 ):
                     bad = i
                     break
                 frontier.push(leaf)
-            if seals[i]:
-                if first_sealed is None:
-                    first_sealed = k
-                last_sealed = (k, value, seals[i])  # type: ignore[assignment]
-            before, previous = previous, value
-            if k in sizes:
-                scan.heads[k] = value
-                if frontier is not None:
+                before, previous = previous, value
+                if k in sizes:
+                    heads[k] = value
                     scan.roots[k] = frontier.root()
-            k += 1
+                k += 1
+        accepted = len(seqs) if bad < 0 else bad
+        _note_seals(scan, chunk, accepted, k - accepted)
         if bad >= 0:
             scan.window = [chunk.row(j) for j in range(bad, min(bad + WINDOW, len(seqs)))]
             for more in chunks:
@@ -417,9 +431,21 @@ def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
     scan.size = k - 1
     scan.head = previous
     scan.before_head = before
-    scan.first_sealed = first_sealed
-    scan.last_sealed = last_sealed
     return scan
+
+
+def _note_seals(scan: _Scan, chunk: Chunk, accepted: int, first_seq: int) -> None:
+    """Track the first and last sealed entries among the ``accepted`` rows of a chunk."""
+    seals = chunk.seals
+    if scan.first_sealed is None:
+        first = next((i for i in range(accepted) if seals[i]), None)
+        if first is not None:
+            scan.first_sealed = first_seq + first
+    last = next((i for i in range(accepted - 1, -1, -1) if seals[i]), None)
+    if last is not None:
+        seal = seals[last]
+        assert seal is not None
+        scan.last_sealed = (first_seq + last, bytes.fromhex(chunk.chains[last]), seal)
 
 
 def _find_claims(source: RowSource, wanted: set[int]) -> list[Row]:

@@ -58,7 +58,9 @@ def test_the_export_layout(tmp_path, base):
     assert header["format"] == EXPORT_FORMAT and header["log_id"] == base.log_id
     assert checkpoint["type"] == "checkpoint" and checkpoint["size"] == 20
     assert first["type"] == "entry" and first["seq"] == 1
-    assert first["canonical"].encode("utf-8") == base.rows[0].canonical  # the hashed bytes
+    assert first["entry"]["seq"] == 1 and first["entry"]["payload"]["note"] is not None
+    raw = lines[2].encode("utf-8")
+    assert raw[raw.index(b'"entry":') + 8 : -1] == base.rows[0].canonical  # verbatim bytes
     assert len(lines) == 2 + 20
 
 
