@@ -48,7 +48,9 @@ def _lake(home: str):
     from driftguard.config import Settings
     from driftguard.store import Lake
 
-    return Lake.open(Settings.from_env({"DRIFTGUARD_HOME": home}))
+    lake = Lake.open(Settings.from_env({"DRIFTGUARD_HOME": home}))
+    lake.execute("SET enable_progress_bar = false")  # it would share stdout with the result
+    return lake
 
 
 def run(mode: str, workdir: str, entries: str = "0") -> dict:

@@ -420,6 +420,11 @@ def decode_entry(canonical: bytes) -> dict[str, Any]:
 
     Raises :class:`NotAnEntry` saying what is wrong.
     """
+    return decode_entry_parts(canonical)[0]
+
+
+def decode_entry_parts(canonical: bytes) -> tuple[dict[str, Any], str, str]:
+    """:func:`decode_entry`, plus the canonical JSON of the payload and of the references."""
     try:
         fields = json.loads(canonical.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
@@ -440,9 +445,10 @@ def decode_entry(canonical: bytes) -> dict[str, Any]:
             raise NotAnEntry(f"{name} is neither text nor null")
     if not isinstance(fields["references"], list):
         raise NotAnEntry("references is not a list")
-    if encode_entry(fields) != canonical:
+    again, payload_json, references_json = encode_entry_parts(fields)
+    if again != canonical:
         raise NotAnEntry("the bytes are not in canonical form")
-    return fields
+    return fields, payload_json, references_json
 
 
 def entry_from_fields(

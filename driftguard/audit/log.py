@@ -339,11 +339,12 @@ _FULL_SELECT = (
 class LakeSource:
     """One log's rows in the lake, read in sequence order, chunk by chunk (flat memory)."""
 
-    def __init__(self, lake: Lake, log_id: str, *, full: bool, chunk_rows: int = CHUNK_ROWS):
+    def __init__(self, lake: Lake, log_id: str, *, full: bool, chunk_rows: int | None = None):
         self.lake = lake
         self.log_id = log_id
         self.full = full
-        self.chunk_rows = chunk_rows
+        # full rows carry eleven more columns, held as one dict per row: smaller chunks
+        self.chunk_rows = chunk_rows or (CHUNK_ROWS // 10 if full else CHUNK_ROWS)
 
     def _chunk(self, where: str, params: list[Any]) -> Chunk:
         select = _FULL_SELECT if self.full else _HASH_ONLY_SELECT

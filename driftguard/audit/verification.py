@@ -29,18 +29,20 @@ Merkle frontier (log2 n hashes) in full mode. Standard library only.
 from __future__ import annotations
 
 import hashlib
+import struct
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from driftguard.audit.canonical import NotAnEntry, decode_entry, dumps, timestamp_us
+from driftguard.audit.canonical import NotAnEntry, decode_entry, decode_entry_parts, timestamp_us
 from driftguard.audit.hashing import EMPTY_ROOT, MerkleFrontier, genesis_hash
 from driftguard.audit.signing import Checkpoint, KeyRing, check_seal
 
 Kind = Literal["modified", "deleted", "inserted", "reordered", "forged"]
 Status = Literal["ok", "unanchored", "tampered"]
+_CHAIN_INPUT = struct.Struct(">BQ32s32s")
 #: Rows after an anomaly that the diagnosis looks at before searching the whole log.
 WINDOW = 8
 #: Query columns and how to get their expected value from decoded fields.
@@ -285,18 +287,10 @@ class Verification:
 # --------------------------------------------------------------------------- entry checks
 
 
-def expected_column(fields: dict[str, Any], name: str) -> Any:
-    if name == "payload_json":
-        return dumps(fields["payload"])
-    if name == "references_json":
-        return dumps(fields["references"])
-    return fields[name]
-
-
 def entry_problem(canonical: bytes, seq: int, columns: dict[str, Any] | None) -> str | None:
     """What is wrong with one entry's bytes and columns at position ``seq``, or None."""
     try:
-        fields = decode_entry(canonical)
+        fields, payload_json, references_json = decode_entry_parts(canonical)
     except NotAnEntry as error:
         return f"its bytes are not a well-formed entry: {error}"
     if fields["seq"] != seq:
@@ -305,7 +299,12 @@ def entry_problem(canonical: bytes, seq: int, columns: dict[str, Any] | None) ->
         for name in COLUMN_NAMES:
             if name not in columns:
                 continue
-            expected = expected_column(fields, name)
+            if name == "payload_json":
+                expected: Any = payload_json
+            elif name == "references_json":
+                expected = references_json
+            else:
+                expected = fields[name]
             if columns[name] != expected:
                 return (
                     f"its {name} column holds {_short(columns[name])} but the hashed entry "
@@ -366,6 +365,7 @@ class _Scan:
 def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
     """The streaming pass: accept rows while they link, stop at the first that does not."""
     sha = hashlib.sha256
+    pack_chain = _CHAIN_INPUT.pack  # 0x02 ‖ seq (8 bytes, big-endian) ‖ previous ‖ leaf
     k = 1
     previous = genesis_hash(log_id)
     before: bytes | None = None
@@ -387,7 +387,7 @@ def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
                     bad = i
                     break
                 leaf = sha(b"\x00" + canonical).digest()
-                value = sha(b"\x02" + k.to_bytes(8, "big") + previous + leaf).digest()
+                value = sha(pack_chain(2, k, previous, leaf)).digest()
                 if value.hex() != stored:
                     bad = i
                     break
@@ -404,7 +404,7 @@ def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
                     bad = i
                     break
                 leaf = sha(b"\x00" + canonical).digest()
-                value = sha(b"\x02" + k.to_bytes(8, "big") + previous + leaf).digest()
+                value = sha(pack_chain(2, k, previous, leaf)).digest()
                 if (
                     value.hex() != stored
                     or leaf.hex() != leaves[i]

@@ -242,3 +242,14 @@ def test_timestamps_are_integer_microseconds():
 def test_leaf_hash_is_sha256_of_tag_and_bytes():
     canonical = _entry(x=1)
     assert leaf_hash(canonical) == hashlib.sha256(b"\x00" + canonical).digest()
+
+
+def test_module_examples_run():
+    import doctest
+
+    import driftguard.audit.canonical as canonical
+    import driftguard.audit.hashing as hashing
+
+    for module in (canonical, hashing):
+        failed, attempted = doctest.testmod(module)
+        assert attempted > 0 and failed == 0, module.__name__
