@@ -31,7 +31,7 @@ def blocks():
 def test_keys_come_from_secret_blocks_and_are_never_logged(blocks, monkeypatch, caplog, capsys):
     from tasks.audit import load_audit_keys
 
-    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    monkeypatch.setenv(SIGNING_KEY_ENV, "")  # unset for the helper, restored afterwards
     monkeypatch.setenv(HMAC_KEY_ENV, "already-set-in-the-environment-123")
     caplog.set_level(logging.DEBUG)
     used = load_audit_keys(blocks)
@@ -45,7 +45,7 @@ def test_keys_come_from_secret_blocks_and_are_never_logged(blocks, monkeypatch, 
 def test_the_checkpoint_task_signs_with_the_block_key(blocks, workspace, monkeypatch):
     import tasks.audit as audit_tasks
 
-    monkeypatch.delenv(SIGNING_KEY_ENV, raising=False)
+    monkeypatch.setenv(SIGNING_KEY_ENV, "")  # unset for the helper, restored afterwards
     monkeypatch.setattr(audit_tasks, "SECRET_BLOCKS", {"test-audit-signing-key": SIGNING_KEY_ENV})
     with workspace.open_lake() as lake:
         audit.append(
