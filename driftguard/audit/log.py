@@ -295,7 +295,7 @@ def _insert_entries(lake: Lake, entries: list[AuditEntry]) -> None:
             params,
         )
         return
-    import pyarrow as pa
+    import pyarrow as pa  # type: ignore[import-untyped]
 
     table = pa.table(
         {
@@ -377,7 +377,7 @@ class LakeSource:
         first, last = bounds if bounds else (None, None)
         if first is not None:
             start = max(int(first), lo) if lo is not None else int(first)
-            stop = min(int(last), hi) if hi is not None else int(last)
+            stop = min(int(last or 0), hi) if hi is not None else int(last or 0)
             while start <= stop:
                 end = min(start + self.chunk_rows, stop + 1)
                 chunk = self._chunk("seq >= ? AND seq < ?", [start, end])
@@ -898,7 +898,8 @@ def trail(
 
     ``since`` is inclusive and ``until`` exclusive.
     """
-    where, params = ["1 = 1"], []
+    where: list[str] = ["1 = 1"]
+    params: list[Any] = []
     if actor is not None:
         where.append("actor = ?")
         params.append(actor)
@@ -943,7 +944,8 @@ def stats(
     lake: Lake, *, since: datetime | None = None, until: datetime | None = None
 ) -> dict[str, Any]:
     """Entries, actors, and counts by action, event type, severity and actor (all epochs)."""
-    where_parts, params = ["1 = 1"], []
+    where_parts: list[str] = ["1 = 1"]
+    params: list[Any] = []
     _range_filter(since, until, where_parts, params)
     where = " AND ".join(where_parts)
     total, actors, first, last = lake.fetchone(
@@ -1012,7 +1014,8 @@ class AuditSummary:
 
 def summary(lake: Lake, *, since: datetime, until: datetime) -> AuditSummary:
     """Counts for [since, until), the critical and high entries, and the latest checkpoint."""
-    where_parts, params = ["1 = 1"], []
+    where_parts: list[str] = ["1 = 1"]
+    params: list[Any] = []
     _range_filter(since, until, where_parts, params)
     where = " AND ".join(where_parts)
     total, actors = lake.fetchone(

@@ -42,7 +42,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 from driftguard.audit.canonical import dumps
 from driftguard.errors import ConfigError
@@ -55,6 +55,7 @@ SEAL_TAG = b"driftguard-audit-seal/1\x00"
 MIN_HMAC_KEY_LENGTH = 16
 
 Algorithm = Literal["ed25519", "hmac-sha256", "none"]
+ALGORITHMS: tuple[Algorithm, ...] = ("ed25519", "hmac-sha256", "none")
 
 
 class BadAuditKey(ConfigError):
@@ -440,7 +441,7 @@ class Checkpoint:
             if isinstance(size, bool) or not isinstance(size, int) or size < 0:
                 raise ValueError(f"size {size!r} is not a count")
             alg = data.get("alg") or "none"
-            if alg not in ("ed25519", "hmac-sha256", "none"):
+            if alg not in ALGORITHMS:
                 raise ValueError(f"algorithm {alg!r} is unknown")
             return cls(
                 log_id=str(data["log_id"]),
@@ -448,7 +449,7 @@ class Checkpoint:
                 head=str(data["head"]),
                 root=str(data["root"]),
                 issued_at=str(data["issued_at"]),
-                alg=alg,
+                alg=cast(Algorithm, alg),
                 key_id=data.get("key_id") or None,
                 signature=data.get("signature") or None,
             )
