@@ -377,7 +377,11 @@ def encode_entry_parts(fields: dict[str, Any]) -> tuple[bytes, str, str]:
     come out of it instead of being encoded twice.
     """
     payload = dumps(fields["payload"])
-    references = dumps(fields["references"])
+    refs = fields["references"]
+    if all(type(r) is str for r in refs):  # the usual case, without the general encoder
+        references = "[" + ",".join(map(_quote, refs)) + "]"
+    else:
+        references = dumps(refs)
     run_id, reason = fields["run_id"], fields["reason"]
     text = "".join(
         (

@@ -82,10 +82,16 @@ class Chunk:
     leaves: list[str]
     chains: list[str]
     seals: list[str | None]
-    columns: list[dict[str, Any]] | None = None
+    #: Query columns, column-wise (name -> one value per row), when the source has them.
+    columns: dict[str, list[Any]] | None = None
 
     def __len__(self) -> int:
         return len(self.seqs)
+
+    def columns_at(self, i: int) -> dict[str, Any] | None:
+        if self.columns is None:
+            return None
+        return {name: values[i] for name, values in self.columns.items()}
 
     def row(self, i: int) -> Row:
         return Row(
@@ -94,19 +100,22 @@ class Chunk:
             self.leaves[i],
             self.chains[i],
             self.seals[i],
-            self.columns[i] if self.columns is not None else None,
+            self.columns_at(i),
         )
 
     @classmethod
     def of(cls, rows: Sequence[Row]) -> Chunk:
-        with_columns = bool(rows) and all(r.columns is not None for r in rows)
+        columns = None
+        if rows and all(r.columns is not None for r in rows):
+            names = rows[0].columns or {}
+            columns = {n: [(r.columns or {}).get(n) for r in rows] for n in names}
         return cls(
             [r.seq for r in rows],
             [r.canonical for r in rows],
             [r.leaf_hash for r in rows],
             [r.chain_hash for r in rows],
             [r.seal for r in rows],
-            [r.columns for r in rows] if with_columns else None,  # type: ignore[misc]
+            columns,
         )
 
 
@@ -396,7 +405,8 @@ def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
                     heads[k] = value
                 k += 1
         else:
-            leaves, columns = chunk.leaves, chunk.columns
+            leaves = chunk.leaves
+            columns_at = chunk.columns_at
             for i, (stored_seq, canonical, stored) in enumerate(
                 zip(seqs, canonicals, chains, strict=True)
             ):
@@ -408,7 +418,7 @@ def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
                 if (
                     value.hex() != stored
                     or leaf.hex() != leaves[i]
-                    or entry_problem(canonical, k, columns[i] if columns is not None else None)
+                    or entry_problem(canonical, k, columns_at(i))
                 ):
                     bad = i
                     break
@@ -428,6 +438,8 @@ def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
                     break
             scan.window = scan.window[:WINDOW]
             break
+        # drop this chunk before the source builds the next one: one chunk in memory at a time
+        del chunk, seqs, canonicals, chains
     scan.size = k - 1
     scan.head = previous
     scan.before_head = before
