@@ -8,6 +8,7 @@ from prefect import task
 
 from driftguard.ingest import ingest_model
 from driftguard.workspace import Workspace
+from tasks.audit import load_audit_keys
 from tasks.retry import BACKOFF, transient_only
 
 
@@ -21,6 +22,7 @@ from tasks.retry import BACKOFF, transient_only
 )
 def ingest_model_task(model_id: str, config_path: str | None = None) -> dict[str, Any]:
     """Ingest every new file of one model; returns the ingestion report as a dict."""
+    load_audit_keys()  # each batch's audit entry is sealed with them
     ws = Workspace.load(config_path)
     with ws.open_lake() as lake:
         report = ingest_model(lake, ws.config.model(model_id), ws.settings, base=ws.base)

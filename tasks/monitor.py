@@ -10,6 +10,7 @@ from prefect import task
 from driftguard.config import Window
 from driftguard.monitor import run_monitoring
 from driftguard.workspace import Workspace
+from tasks.audit import load_audit_keys
 from tasks.retry import BACKOFF, transient_only
 
 
@@ -28,6 +29,7 @@ def monitor_model_task(
     window: Window | None = None,
 ) -> dict[str, Any]:
     """Compute and store one monitoring run; returns its summary as a dict."""
+    load_audit_keys()  # the run's audit entry and checkpoint are signed with them
     ws = Workspace.load(config_path)
     with ws.open_lake() as lake:
         run = run_monitoring(lake, ws.config, model_id, ws.settings, as_of=as_of, current=window)

@@ -15,7 +15,15 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
-for _var in ("DRIFTGUARD_HOME", "DRIFTGUARD_CONFIG", "DRIFTGUARD_CATALOG", "DRIFTGUARD_PII_KEY"):
+for _var in (
+    "DRIFTGUARD_HOME",
+    "DRIFTGUARD_CONFIG",
+    "DRIFTGUARD_CATALOG",
+    "DRIFTGUARD_PII_KEY",
+    "DRIFTGUARD_AUDIT_SIGNING_KEY",
+    "DRIFTGUARD_AUDIT_HMAC_KEY",
+    "DRIFTGUARD_AUDIT_PUBLIC_KEYS",
+):
     os.environ.pop(_var, None)
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

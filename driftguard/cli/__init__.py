@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from driftguard.cli import (  # noqa: F401  (each module registers its commands)
+    audit_cmd,
     config_cmd,
     demo,
     drift_cmd,
