@@ -457,6 +457,68 @@ class LakeConfig(_Strict):
         raise ValueError(f"catalog {value!r} must be 'sqlite', 'sqlite:<path>' or 'postgres:<dsn>'")
 
 
+#: Governed actions and the roles allowed to take them by default (``governance.permissions``
+#: overrides any of them).
+DEFAULT_PERMISSIONS: dict[str, list[str]] = {
+    "model.register": ["admin", "ml_engineer"],
+    "model.request_approval": ["admin", "ml_engineer"],
+    "model.approve": ["admin", "approver"],
+    "model.promote": ["admin", "ml_engineer"],
+    "model.override_gate": ["admin"],
+    "model.retire": ["admin", "ml_engineer"],
+    "model.block": ["admin", "on_call"],
+    "model.release": ["admin", "on_call"],
+    "policy.write": ["admin", "approver"],
+    "policy.activate": ["admin", "approver"],
+    "killswitch.activate": ["admin", "on_call"],
+    "killswitch.deactivate": ["admin", "on_call"],
+    "audit.revert": ["admin"],
+}
+
+
+class GovernanceConfig(_Strict):
+    """Approvals and who may do what."""
+
+    #: Distinct approvers needed per model type; ``default`` applies to the others.
+    required_approvals: dict[str, int] = Field(default_factory=lambda: {"default": 1})
+    #: Action -> roles allowed, overriding DEFAULT_PERMISSIONS for the actions named.
+    permissions: dict[str, list[str]] = Field(default_factory=dict)
+    #: Deployment stages whose promotion needs passing monitoring results (no results = block).
+    gated_states: list[Literal["shadow", "canary", "production"]] = Field(
+        default_factory=lambda: ["shadow", "canary", "production"]
+    )
+    #: Stages where missing monitoring results only warn (a shadow deployment gathers them).
+    results_optional_states: list[Literal["shadow", "canary", "production"]] = Field(
+        default_factory=lambda: ["shadow"]
+    )
+    #: Minimum length of a written override or release reason.
+    min_reason_length: int = Field(10, ge=1)
+
+    @field_validator("required_approvals")
+    @classmethod
+    def _approvals(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(n < 1 for n in value.values()):
+            raise ValueError("required approvals must be at least 1")
+        return {"default": 1, **value}
+
+    @field_validator("permissions")
+    @classmethod
+    def _known_actions(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = set(value) - set(DEFAULT_PERMISSIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown action(s) {', '.join(sorted(unknown))}; known: "
+                f"{', '.join(sorted(DEFAULT_PERMISSIONS))}"
+            )
+        return value
+
+    def roles_for(self, action: str) -> list[str]:
+        return self.permissions.get(action, DEFAULT_PERMISSIONS[action])
+
+    def approvals_needed(self, model_type: str) -> int:
+        return self.required_approvals.get(model_type, self.required_approvals["default"])
+
+
 class Config(_Strict):
     """The whole ``driftguard.yaml``."""
 
@@ -465,6 +527,7 @@ class Config(_Strict):
     lake: LakeConfig = Field(default_factory=LakeConfig)
     #: Role name -> actor names. Real authentication is the platform's; see the README.
     roles: dict[str, list[str]] = Field(default_factory=dict)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     models: list[ModelConfig]
 
     @model_validator(mode="after")

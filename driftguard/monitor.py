@@ -51,6 +51,8 @@ class RunContext:
     actor: str
     n_current: int
     n_reference: int
+    #: Summaries of the stages computed so far (later stages read earlier ones).
+    summaries: dict[str, Any] = field(default_factory=dict)
 
     @property
     def predictions_table(self) -> str:
@@ -203,6 +205,8 @@ def run_monitoring(
         started_at=started,
         config_digest=digest,
     )
+    ctx.summaries.update(run.summary)  # the same dict object is filled as stages complete
+    run.summary = ctx.summaries
     with log_context(run_id=ctx.run_id, model_id=model.id):
         for stage in stages:
             with log_context(step=stage.name):

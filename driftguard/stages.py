@@ -6,6 +6,7 @@ order of a run is readable in one place.
 
 from __future__ import annotations
 
+import driftguard.governance.policy  # noqa: F401  (stage "policy")
 from driftguard.monitor import STAGES
 
 __all__ = ["STAGES"]

@@ -7,6 +7,7 @@ import sys
 from driftguard.cli import (  # noqa: F401  (each module registers its commands)
     config_cmd,
     demo,
+    governance_cmd,
     lake,
     monitor_cmd,
     serve_cmd,
