@@ -13,6 +13,7 @@ from __future__ import annotations
 import getpass
 import hashlib
 import hmac
+import importlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -243,6 +244,8 @@ AFTER_BATCH: list[Callable[[Lake, BatchOutcome, str], None]] = []
 
 
 def after_batch_hooks(lake: Lake, outcome: BatchOutcome, actor: str) -> None:
+    importlib.import_module("driftguard.audit.hooks")  # registers every batch's audit entry
+
     for hook in AFTER_BATCH:
         hook(lake, outcome, actor)
 

@@ -13,6 +13,7 @@ run (pass ``force=True`` to record a new one, e.g. after late labels arrived).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import secrets
@@ -219,6 +220,8 @@ def run_monitoring(
                     extra={"duration_s": round(time.perf_counter() - began, 3)},
                 )
         run.finished_at = datetime.now(UTC)
+
+        importlib.import_module("driftguard.audit.hooks")  # registers the run's audit entry
 
         def write(lk: Lake) -> None:
             _insert_run(lk, run, fingerprint, ctx.actor)

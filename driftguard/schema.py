@@ -98,6 +98,73 @@ MIGRATIONS += (
 
 MIGRATIONS += (
     Migration(
+        4,
+        "audit log: entries, head, checkpoints, epochs",
+        (
+            # One row per epoch of the log; the first is created here, with a random id.
+            """CREATE TABLE IF NOT EXISTS audit_logs (
+                log_id VARCHAR NOT NULL,
+                epoch INTEGER NOT NULL,
+                started_at TIMESTAMPTZ NOT NULL,
+                previous_log_id VARCHAR,          -- the log this epoch replaced
+                previous_size BIGINT,             -- its head row when it was replaced
+                previous_head VARCHAR,
+                reason VARCHAR
+            )""",
+            # Exactly one row: every append rewrites it, so concurrent appends conflict and
+            # are retried instead of forking the chain.
+            """CREATE TABLE IF NOT EXISTS audit_head (
+                log_id VARCHAR NOT NULL,
+                epoch INTEGER NOT NULL,
+                size BIGINT NOT NULL,
+                head VARCHAR NOT NULL,            -- hex chain value of entry `size`
+                frontier VARCHAR NOT NULL,        -- JSON list of hex Merkle subtree roots
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS audit_entries (
+                log_id VARCHAR NOT NULL,
+                seq BIGINT NOT NULL,
+                ts TIMESTAMPTZ NOT NULL,
+                event_type VARCHAR NOT NULL,
+                severity VARCHAR NOT NULL,
+                actor VARCHAR NOT NULL,
+                resource_type VARCHAR NOT NULL,
+                resource_id VARCHAR NOT NULL,
+                action VARCHAR NOT NULL,
+                run_id VARCHAR,
+                reason VARCHAR,
+                payload_json VARCHAR NOT NULL,
+                references_json VARCHAR NOT NULL,
+                canonical BLOB NOT NULL,          -- the exact bytes that were hashed
+                leaf_hash VARCHAR NOT NULL,
+                chain_hash VARCHAR NOT NULL,
+                seal VARCHAR                      -- <alg>:<key id>:<signature>, or NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS audit_checkpoints (
+                log_id VARCHAR NOT NULL,
+                size BIGINT NOT NULL,
+                head VARCHAR NOT NULL,
+                root VARCHAR NOT NULL,
+                issued_at TIMESTAMPTZ NOT NULL,
+                alg VARCHAR NOT NULL,             -- ed25519 | hmac-sha256 | none
+                key_id VARCHAR,
+                signature VARCHAR,
+                frontier VARCHAR NOT NULL,
+                run_id VARCHAR,
+                note VARCHAR
+            )""",
+            "INSERT INTO audit_logs SELECT CAST(uuid() AS VARCHAR), 1, now(), NULL, NULL, NULL, "
+            "'created'",
+            # genesis = SHA-256(0x03 || log id), see driftguard.audit.hashing
+            "INSERT INTO audit_head SELECT log_id, 1, 0, "
+            "sha256('\\x03'::BLOB || CAST(log_id AS BLOB)), '[]', now() "
+            "FROM audit_logs WHERE epoch = 1",
+        ),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
         6,
         "governance: registry, lifecycle, approvals, deployments, policies",
         (
