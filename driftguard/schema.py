@@ -190,7 +190,7 @@ MIGRATIONS += (
                 to_state VARCHAR NOT NULL,
                 actor VARCHAR NOT NULL,
                 reason VARCHAR,
-                at TIMESTAMPTZ NOT NULL
+                changed_at TIMESTAMPTZ NOT NULL
             )""",
             """CREATE TABLE IF NOT EXISTS approval_requests (
                 request_id VARCHAR NOT NULL,
@@ -219,7 +219,7 @@ MIGRATIONS += (
                 from_state VARCHAR NOT NULL,
                 to_state VARCHAR NOT NULL,
                 actor VARCHAR NOT NULL,
-                at TIMESTAMPTZ NOT NULL,
+                deployed_at TIMESTAMPTZ NOT NULL,
                 status VARCHAR NOT NULL,          -- promoted | blocked
                 check_outcome VARCHAR NOT NULL,   -- pass | warn | block | no_results
                 check_json VARCHAR NOT NULL,
@@ -246,7 +246,7 @@ MIGRATIONS += (
                 active BOOLEAN NOT NULL,
                 actor VARCHAR NOT NULL,
                 reason VARCHAR,
-                at TIMESTAMPTZ NOT NULL
+                changed_at TIMESTAMPTZ NOT NULL
             )""",
             """CREATE TABLE IF NOT EXISTS policy_evaluations (
                 run_id VARCHAR NOT NULL,

@@ -321,7 +321,7 @@ def model_history(
         "Lifecycle",
         ["at", "from", "to", "actor", "reason"],
         [
-            (e["at"], e["from_state"], e["to_state"], e["actor"], e["reason"])
+            (e["changed_at"], e["from_state"], e["to_state"], e["actor"], e["reason"])
             for e in data["lifecycle"]
         ],
     )
@@ -330,7 +330,7 @@ def model_history(
         ["at", "from", "to", "status", "check", "override", "actor"],
         [
             (
-                d["at"],
+                d["deployed_at"],
                 d["from_state"],
                 d["to_state"],
                 d["status"],
@@ -545,7 +545,7 @@ def policy_history(
         "Activations",
         ["at", "version", "active", "actor", "reason"],
         [
-            (e["at"], e["version"], e["active"], e["actor"], e["reason"])
+            (e["changed_at"], e["version"], e["active"], e["actor"], e["reason"])
             for e in data["activations"]
         ],
     )

@@ -410,8 +410,9 @@ def _insert_version(
 def active_policies(lake: Lake) -> dict[tuple[str, str], tuple[str, int]]:
     """(scope kind, scope value) -> (policy name, version) for every active scope."""
     rows = lake.fetchall(
-        "SELECT scope_kind, scope_value, arg_max(policy_name, at), arg_max(version, at), "
-        "arg_max(active, at) FROM policy_activations GROUP BY scope_kind, scope_value"
+        "SELECT scope_kind, scope_value, arg_max(policy_name, changed_at), "
+        "arg_max(version, changed_at), "
+        "arg_max(active, changed_at) FROM policy_activations GROUP BY scope_kind, scope_value"
     )
     return {(k, v): (name, version) for k, v, name, version, active in rows if active}
 
@@ -517,8 +518,8 @@ def policy_history(lake: Lake, name: str) -> dict[str, Any]:
     if not versions:
         raise PolicyNotFound(f"No policy named {name!r}.")
     events = lake.records(
-        "SELECT version, active, actor, reason, at FROM policy_activations "
-        "WHERE policy_name = ? ORDER BY at",
+        "SELECT version, active, actor, reason, changed_at FROM policy_activations "
+        "WHERE policy_name = ? ORDER BY changed_at",
         [name],
     )
     return {

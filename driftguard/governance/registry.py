@@ -784,7 +784,7 @@ def release(
                 f"{_resource(model_id, version)} is {current.lifecycle_state}, not blocked"
             )
         (previous,) = lk.fetchone(
-            "SELECT arg_max(from_state, at) FROM lifecycle_events WHERE model_id = ? AND "
+            "SELECT arg_max(from_state, changed_at) FROM lifecycle_events WHERE model_id = ? AND "
             "version = ? AND to_state = 'blocked'",
             [model_id, version],
         )
@@ -805,8 +805,8 @@ def history(lake: Lake, model_id: str, version: str) -> dict[str, Any]:
     return {
         "model": current.as_dict(),
         "lifecycle": lake.records(
-            "SELECT at, from_state, to_state, actor, reason FROM lifecycle_events "
-            "WHERE model_id = ? AND version = ? ORDER BY at",
+            "SELECT changed_at, from_state, to_state, actor, reason FROM lifecycle_events "
+            "WHERE model_id = ? AND version = ? ORDER BY changed_at",
             params,
         ),
         "approvals": lake.records(
@@ -831,7 +831,7 @@ def deployments(
         where.append("version = ?")
         params.append(version)
     clause = f"WHERE {' AND '.join(where)}" if where else ""
-    rows = lake.records(f"SELECT * FROM deployments {clause} ORDER BY at", params)
+    rows = lake.records(f"SELECT * FROM deployments {clause} ORDER BY deployed_at", params)
     for row in rows:
         row["check"] = json.loads(row.pop("check_json"))
     return rows

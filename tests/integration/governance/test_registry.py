@@ -27,7 +27,7 @@ def force_state(lake, model_id: str, state: State) -> None:
 
 
 def audit_actions(lake) -> list[str]:
-    return [e.action for e in audit.entries_between(lake)]
+    return [e.action for e in audit.trail(lake, limit=None)]
 
 
 def test_register_and_duplicates(ws, lake):
@@ -56,7 +56,7 @@ def test_roles_are_checked_and_refusals_audited(ws, lake):
         match="'frank' may not model.register: it needs one of the roles admin, ml_engineer",
     ):
         registry.register_model(lake, ws.config, "credit", actor="frank")
-    [refusal] = [e for e in audit.entries_between(lake) if e.event_type == "access_denied"]
+    [refusal] = [e for e in audit.trail(lake, limit=None) if e.event_type == "access_denied"]
     assert (refusal.actor, refusal.action, refusal.severity) == (
         "frank",
         "model.register",
@@ -151,7 +151,7 @@ def test_separation_of_duties(ws, lake):
         registry.decide(lake, ws.config, "credit", "1.0", approve=True, actor="carol")
     second = registry.decide(lake, ws.config, "credit", "1.0", approve=True, actor="dave")
     assert second["status"] == "approved"
-    refusals = [e for e in audit.entries_between(lake) if e.event_type == "access_denied"]
+    refusals = [e for e in audit.trail(lake, limit=None) if e.event_type == "access_denied"]
     assert {e.actor for e in refusals} == {"olivia", "bob"}
 
 
@@ -276,7 +276,9 @@ def test_lineage_gathers_everything(ws, lake):
     assert [d["to_state"] for d in data["deployments"]] == ["shadow"]
 
 
-def test_full_journey_is_audited_and_verifies(ws, lake):
+def test_full_journey_is_audited_and_verifies(ws, lake, monkeypatch):
+    # checkpoints are signed as in a real deployment, so verification is anchored
+    monkeypatch.setenv("DRIFTGUARD_AUDIT_HMAC_KEY", "journey-test-hmac-key-0123456789")
     registry.register_model(lake, ws.config, "credit", actor="bob", training_snapshot_id="3")
     registry.request_approval(lake, ws.config, "credit", "1.0", justification="v1", actor="bob")
     registry.decide(lake, ws.config, "credit", "1.0", approve=True, actor="carol")
