@@ -519,6 +519,85 @@ class GovernanceConfig(_Strict):
         return self.required_approvals.get(model_type, self.required_approvals["default"])
 
 
+class KillSwitchCondition(_Strict):
+    """When a rule fires: one measure of a monitoring run against one bound."""
+
+    measure: str
+    above: float | None = None
+    at_least: float | None = None
+    below: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> KillSwitchCondition:
+        from driftguard.governance.measures import check_measure
+
+        check_measure(self.measure)
+        bounds = [b for b in (self.above, self.at_least, self.below, self.at_most)
+                  if b is not None]
+        if len(bounds) != 1:
+            raise ValueError("give exactly one of above, at_least, below, at_most")
+        return self
+
+    def holds(self, value: float | None) -> bool:
+        if value is None:
+            return False  # a measure the run did not compute never trips a switch
+        if self.above is not None:
+            return value > self.above
+        if self.at_least is not None:
+            return value >= self.at_least
+        if self.below is not None:
+            return value < self.below
+        assert self.at_most is not None
+        return value <= self.at_most
+
+    def describe(self) -> str:
+        for word, bound in (("above", self.above), ("at least", self.at_least),
+                            ("below", self.below), ("at most", self.at_most)):
+            if bound is not None:
+                return f"{self.measure} {word} {bound:g}"
+        raise AssertionError("unreachable")
+
+
+class KillSwitchRule(_Strict):
+    """Switch a scope off automatically when a monitoring run meets a condition."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    when: KillSwitchCondition
+    #: What to switch off: this model version, or every model of its type.
+    scope: Literal["model_version", "model_type"] = "model_version"
+    #: Models the rule applies to (default: all).
+    models: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class Safeguard(_Strict):
+    """Serving-side protection of one model's predictions (exported for driftguard.guard)."""
+
+    clip_probability: bool = True
+    min: float | None = None
+    max: float | None = None
+    reject_nan: bool = True
+    fallback_ttl_seconds: int = Field(300, ge=0)
+
+
+class KillSwitchConfig(_Strict):
+    """Automatic kill-switch rules, serving safeguards, and where the export file goes."""
+
+    #: The file serving code reads (``{home}`` allowed); written atomically after every change.
+    export_path: str = "{home}/killswitch.json"
+    rules: list[KillSwitchRule] = Field(default_factory=list)
+    safeguards: dict[str, Safeguard] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique(self) -> KillSwitchConfig:
+        ids = [r.id for r in self.rules]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"kill-switch rule id used twice: {', '.join(duplicates)}")
+        return self
+
+
 class Config(_Strict):
     """The whole ``driftguard.yaml``."""
 
@@ -528,6 +607,7 @@ class Config(_Strict):
     #: Role name -> actor names. Real authentication is the platform's; see the README.
     roles: dict[str, list[str]] = Field(default_factory=dict)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    kill_switches: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
     models: list[ModelConfig]
 
     @model_validator(mode="after")
@@ -536,6 +616,19 @@ class Config(_Strict):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"model id used twice: {', '.join(duplicates)}")
+        known = set(ids)
+        for rule in self.kill_switches.rules:
+            unknown = set(rule.models) - known
+            if unknown:
+                raise ValueError(
+                    f"kill_switches.rules {rule.id!r} names unknown models: "
+                    f"{', '.join(sorted(unknown))}"
+                )
+        unknown = set(self.kill_switches.safeguards) - known
+        if unknown:
+            raise ValueError(
+                f"kill_switches.safeguards names unknown models: {', '.join(sorted(unknown))}"
+            )
         return self
 
     def model(self, model_id: str) -> ModelConfig:
