@@ -533,8 +533,7 @@ class KillSwitchCondition(_Strict):
         from driftguard.governance.measures import check_measure
 
         check_measure(self.measure)
-        bounds = [b for b in (self.above, self.at_least, self.below, self.at_most)
-                  if b is not None]
+        bounds = [b for b in (self.above, self.at_least, self.below, self.at_most) if b is not None]
         if len(bounds) != 1:
             raise ValueError("give exactly one of above, at_least, below, at_most")
         return self
@@ -552,8 +551,12 @@ class KillSwitchCondition(_Strict):
         return value <= self.at_most
 
     def describe(self) -> str:
-        for word, bound in (("above", self.above), ("at least", self.at_least),
-                            ("below", self.below), ("at most", self.at_most)):
+        for word, bound in (
+            ("above", self.above),
+            ("at least", self.at_least),
+            ("below", self.below),
+            ("at most", self.at_most),
+        ):
             if bound is not None:
                 return f"{self.measure} {word} {bound:g}"
         raise AssertionError("unreachable")

@@ -81,6 +81,8 @@ class Stage(Protocol):
 STAGES: list[Stage] = []
 #: Called inside the run's transaction after every stage stored (the audit chain adds entries).
 AFTER_RUN: list[Callable[[Lake, RunContext, MonitoringRun], None]] = []
+#: Called after the run's transaction committed (e.g. publishing kill switches to serving).
+AFTER_COMMIT: list[Callable[[Lake, RunContext, MonitoringRun], None]] = []
 
 
 @dataclass
@@ -232,6 +234,8 @@ def run_monitoring(
 
         lake.transaction(write, message=commit_message(run.run_id), author=ctx.actor)
     run.snapshot_id = lake.last_committed_snapshot()
+    for after in AFTER_COMMIT:
+        after(lake, ctx, run)
     return run
 
 

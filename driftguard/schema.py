@@ -273,6 +273,47 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        7,
+        "kill switches and their exports",
+        (
+            """CREATE TABLE IF NOT EXISTS killswitches (
+                switch_id VARCHAR NOT NULL,
+                scope VARCHAR NOT NULL,
+                target_json VARCHAR NOT NULL,     -- sorted keys, as exported to serving
+                reason VARCHAR NOT NULL,
+                context_json VARCHAR,
+                source VARCHAR NOT NULL,          -- manual | rule:<id>
+                run_id VARCHAR,
+                window_start TIMESTAMPTZ,         -- the run window a rule fired for
+                window_end TIMESTAMPTZ,
+                activated_by VARCHAR NOT NULL,
+                activated_at TIMESTAMPTZ NOT NULL,
+                deactivated_by VARCHAR,
+                deactivated_at TIMESTAMPTZ,
+                recovery_notes VARCHAR
+            )""",
+            """CREATE TABLE IF NOT EXISTS killswitch_events (
+                switch_id VARCHAR NOT NULL,
+                event VARCHAR NOT NULL,           -- activated | deactivated
+                actor VARCHAR NOT NULL,
+                reason VARCHAR,
+                run_id VARCHAR,
+                changed_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS killswitch_exports (
+                version INTEGER NOT NULL,
+                digest VARCHAR NOT NULL,
+                path VARCHAR NOT NULL,
+                switches INTEGER NOT NULL,
+                actor VARCHAR NOT NULL,
+                exported_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
 LATEST_VERSION = max(m.version for m in MIGRATIONS)
 
 

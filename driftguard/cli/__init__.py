@@ -8,6 +8,7 @@ from driftguard.cli import (  # noqa: F401  (each module registers its commands)
     config_cmd,
     demo,
     governance_cmd,
+    killswitch_cmd,
     lake,
     monitor_cmd,
     serve_cmd,

@@ -75,3 +75,44 @@ def test_governance_through_the_cli(workspace, tmp_path):
     assert json.loads(what_if.stdout)["runs_evaluated"] == 0
     listing = json.loads(invoke("model", "list", "--json").stdout)
     assert [(m["model_id"], m["lifecycle_state"]) for m in listing] == [("churn", "shadow")]
+
+
+def test_killswitch_through_the_cli(workspace):
+    data = yaml.safe_load(workspace.config_path.read_text())
+    data["roles"] = ROLES
+    workspace.config_path.write_text(yaml.safe_dump(data))
+    on = invoke(
+        "killswitch",
+        "activate",
+        "--scope",
+        "model_version",
+        "-m",
+        "credit",
+        "--reason",
+        "feed outage",
+        "--actor",
+        "erin",
+        "--json",
+    )
+    assert on.exit_code == 0, on.output
+    switch_id = json.loads(on.stdout)["switch_id"]
+    blocked = invoke("killswitch", "check", "-m", "credit")
+    assert blocked.exit_code == 1 and "feed outage" in blocked.output
+    assert invoke("killswitch", "check", "-m", "churn").exit_code == 0
+    assert [s["switch_id"] for s in json.loads(invoke("killswitch", "list", "--json").stdout)] == [
+        switch_id
+    ]
+    off = invoke(
+        "killswitch",
+        "deactivate",
+        switch_id,
+        "--notes",
+        "feed restored, replayed",
+        "--actor",
+        "erin",
+    )
+    assert off.exit_code == 0
+    events = json.loads(invoke("killswitch", "history", "--json").stdout)
+    assert [e["event"] for e in events] == ["deactivated", "activated"]
+    export = json.loads(invoke("killswitch", "export", "--json").stdout)
+    assert export["version"] == 3 and export["switches"] == 0
