@@ -779,6 +779,150 @@ class LakeConfig(_Strict):
         raise ValueError(f"catalog {value!r} must be 'sqlite', 'sqlite:<path>' or 'postgres:<dsn>'")
 
 
+#: Governed actions and the roles allowed to take them by default (``governance.permissions``
+#: overrides any of them).
+DEFAULT_PERMISSIONS: dict[str, list[str]] = {
+    "model.register": ["admin", "ml_engineer"],
+    "model.request_approval": ["admin", "ml_engineer"],
+    "model.approve": ["admin", "approver"],
+    "model.promote": ["admin", "ml_engineer"],
+    "model.override_gate": ["admin"],
+    "model.retire": ["admin", "ml_engineer"],
+    "model.block": ["admin", "on_call"],
+    "model.release": ["admin", "on_call"],
+    "policy.write": ["admin", "approver"],
+    "policy.activate": ["admin", "approver"],
+    "killswitch.activate": ["admin", "on_call"],
+    "killswitch.deactivate": ["admin", "on_call"],
+    "audit.revert": ["admin"],
+}
+
+
+class GovernanceConfig(_Strict):
+    """Approvals and who may do what."""
+
+    #: Distinct approvers needed per model type; ``default`` applies to the others.
+    required_approvals: dict[str, int] = Field(default_factory=lambda: {"default": 1})
+    #: Action -> roles allowed, overriding DEFAULT_PERMISSIONS for the actions named.
+    permissions: dict[str, list[str]] = Field(default_factory=dict)
+    #: Deployment stages whose promotion needs passing monitoring results (no results = block).
+    gated_states: list[Literal["shadow", "canary", "production"]] = Field(
+        default_factory=lambda: ["shadow", "canary", "production"]
+    )
+    #: Stages where missing monitoring results only warn (a shadow deployment gathers them).
+    results_optional_states: list[Literal["shadow", "canary", "production"]] = Field(
+        default_factory=lambda: ["shadow"]
+    )
+    #: Minimum length of a written override or release reason.
+    min_reason_length: int = Field(10, ge=1)
+
+    @field_validator("required_approvals")
+    @classmethod
+    def _approvals(cls, value: dict[str, int]) -> dict[str, int]:
+        if any(n < 1 for n in value.values()):
+            raise ValueError("required approvals must be at least 1")
+        return {"default": 1, **value}
+
+    @field_validator("permissions")
+    @classmethod
+    def _known_actions(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        unknown = set(value) - set(DEFAULT_PERMISSIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown action(s) {', '.join(sorted(unknown))}; known: "
+                f"{', '.join(sorted(DEFAULT_PERMISSIONS))}"
+            )
+        return value
+
+    def roles_for(self, action: str) -> list[str]:
+        return self.permissions.get(action, DEFAULT_PERMISSIONS[action])
+
+    def approvals_needed(self, model_type: str) -> int:
+        return self.required_approvals.get(model_type, self.required_approvals["default"])
+
+
+class KillSwitchCondition(_Strict):
+    """When a rule fires: one measure of a monitoring run against one bound."""
+
+    measure: str
+    above: float | None = None
+    at_least: float | None = None
+    below: float | None = None
+    at_most: float | None = None
+
+    @model_validator(mode="after")
+    def _one_bound(self) -> KillSwitchCondition:
+        from driftguard.governance.measures import check_measure
+
+        check_measure(self.measure)
+        bounds = [b for b in (self.above, self.at_least, self.below, self.at_most) if b is not None]
+        if len(bounds) != 1:
+            raise ValueError("give exactly one of above, at_least, below, at_most")
+        return self
+
+    def holds(self, value: float | None) -> bool:
+        if value is None:
+            return False  # a measure the run did not compute never trips a switch
+        if self.above is not None:
+            return value > self.above
+        if self.at_least is not None:
+            return value >= self.at_least
+        if self.below is not None:
+            return value < self.below
+        assert self.at_most is not None
+        return value <= self.at_most
+
+    def describe(self) -> str:
+        for word, bound in (
+            ("above", self.above),
+            ("at least", self.at_least),
+            ("below", self.below),
+            ("at most", self.at_most),
+        ):
+            if bound is not None:
+                return f"{self.measure} {word} {bound:g}"
+        raise AssertionError("unreachable")
+
+
+class KillSwitchRule(_Strict):
+    """Switch a scope off automatically when a monitoring run meets a condition."""
+
+    id: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,62}$")
+    when: KillSwitchCondition
+    #: What to switch off: this model version, or every model of its type.
+    scope: Literal["model_version", "model_type"] = "model_version"
+    #: Models the rule applies to (default: all).
+    models: list[str] = Field(default_factory=list)
+    description: str = ""
+
+
+class Safeguard(_Strict):
+    """Serving-side protection of one model's predictions (exported for driftguard.guard)."""
+
+    clip_probability: bool = True
+    min: float | None = None
+    max: float | None = None
+    reject_nan: bool = True
+    fallback_ttl_seconds: int = Field(300, ge=0)
+
+
+class KillSwitchConfig(_Strict):
+    """Automatic kill-switch rules, serving safeguards, and where the export file goes."""
+
+    #: The file serving code reads (``{home}`` allowed); written atomically after every change.
+    export_path: str = "{home}/killswitch.json"
+    rules: list[KillSwitchRule] = Field(default_factory=list)
+    safeguards: dict[str, Safeguard] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _unique(self) -> KillSwitchConfig:
+        ids = [r.id for r in self.rules]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"kill-switch rule id used twice: {', '.join(duplicates)}")
+        return self
+
+
 class Config(_Strict):
     """The whole ``driftguard.yaml``."""
 
@@ -787,6 +931,8 @@ class Config(_Strict):
     lake: LakeConfig = Field(default_factory=LakeConfig)
     #: Role name -> actor names. Real authentication is the platform's; see the README.
     roles: dict[str, list[str]] = Field(default_factory=dict)
+    governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
+    kill_switches: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
     models: list[ModelConfig]
 
     @model_validator(mode="after")
@@ -795,6 +941,19 @@ class Config(_Strict):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"model id used twice: {', '.join(duplicates)}")
+        known = set(ids)
+        for rule in self.kill_switches.rules:
+            unknown = set(rule.models) - known
+            if unknown:
+                raise ValueError(
+                    f"kill_switches.rules {rule.id!r} names unknown models: "
+                    f"{', '.join(sorted(unknown))}"
+                )
+        unknown = set(self.kill_switches.safeguards) - known
+        if unknown:
+            raise ValueError(
+                f"kill_switches.safeguards names unknown models: {', '.join(sorted(unknown))}"
+            )
         return self
 
     def model(self, model_id: str) -> ModelConfig:

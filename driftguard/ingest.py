@@ -631,7 +631,9 @@ def _commit_batch(
         )
     )
     lake.execute(
-        "INSERT INTO ingest_batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO ingest_batches (batch_id, model_id, kind, source_path, size_bytes, sha256, "
+        "rows_read, rows_accepted, rows_quarantined, min_ts, max_ts, started_at, finished_at, "
+        "actor, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             batch_id,
             model.id,
@@ -647,6 +649,7 @@ def _commit_batch(
             started,
             datetime.now(UTC),
             actor,
+            model.version,
         ],
     )
     _move_watermark(lake, model.id, kind, source_key, max_ts)

@@ -52,6 +52,8 @@ class RunContext:
     actor: str
     n_current: int
     n_reference: int
+    #: Summaries of the stages computed so far (later stages read earlier ones).
+    summaries: dict[str, Any] = field(default_factory=dict)
 
     @property
     def predictions_table(self) -> str:
@@ -79,6 +81,8 @@ class Stage(Protocol):
 STAGES: list[Stage] = []
 #: Called inside the run's transaction after every stage stored (the audit chain adds entries).
 AFTER_RUN: list[Callable[[Lake, RunContext, MonitoringRun], None]] = []
+#: Called after the run's transaction committed (e.g. publishing kill switches to serving).
+AFTER_COMMIT: list[Callable[[Lake, RunContext, MonitoringRun], None]] = []
 
 
 @dataclass
@@ -204,6 +208,8 @@ def run_monitoring(
         started_at=started,
         config_digest=digest,
     )
+    ctx.summaries.update(run.summary)  # the same dict object is filled as stages complete
+    run.summary = ctx.summaries
     with log_context(run_id=ctx.run_id, model_id=model.id):
         for stage in stages:
             with log_context(step=stage.name):
@@ -228,6 +234,8 @@ def run_monitoring(
 
         lake.transaction(write, message=commit_message(run.run_id), author=ctx.actor)
     run.snapshot_id = lake.last_committed_snapshot()
+    for after in AFTER_COMMIT:
+        after(lake, ctx, run)
     return run
 
 

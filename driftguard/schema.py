@@ -347,6 +347,157 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        6,
+        "governance: registry, lifecycle, approvals, deployments, policies",
+        (
+            """CREATE TABLE IF NOT EXISTS model_versions (
+                model_id VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                owner VARCHAR NOT NULL,
+                purpose VARCHAR NOT NULL,
+                model_type VARCHAR NOT NULL,
+                training_snapshot_id VARCHAR,
+                feature_version VARCHAR,
+                training_metrics_json VARCHAR,
+                lifecycle_state VARCHAR NOT NULL,
+                registered_by VARCHAR NOT NULL,
+                registered_at TIMESTAMPTZ NOT NULL,
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS lifecycle_events (
+                event_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                from_state VARCHAR,
+                to_state VARCHAR NOT NULL,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR,
+                changed_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS approval_requests (
+                request_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                requested_by VARCHAR NOT NULL,
+                justification VARCHAR NOT NULL,
+                required_approvals INTEGER NOT NULL,
+                status VARCHAR NOT NULL,          -- open | approved | rejected
+                requested_at TIMESTAMPTZ NOT NULL,
+                closed_at TIMESTAMPTZ
+            )""",
+            """CREATE TABLE IF NOT EXISTS approval_decisions (
+                request_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                approver VARCHAR NOT NULL,
+                decision VARCHAR NOT NULL,        -- approve | reject
+                notes VARCHAR,
+                decided_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS deployments (
+                deployment_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                version VARCHAR NOT NULL,
+                from_state VARCHAR NOT NULL,
+                to_state VARCHAR NOT NULL,
+                actor VARCHAR NOT NULL,
+                deployed_at TIMESTAMPTZ NOT NULL,
+                status VARCHAR NOT NULL,          -- promoted | blocked
+                check_outcome VARCHAR NOT NULL,   -- pass | warn | block | no_results
+                check_json VARCHAR NOT NULL,
+                run_id VARCHAR,
+                override BOOLEAN NOT NULL,
+                override_reason VARCHAR,
+                notes VARCHAR
+            )""",
+            """CREATE TABLE IF NOT EXISTS policy_versions (
+                policy_name VARCHAR NOT NULL,
+                version INTEGER NOT NULL,
+                scope_kind VARCHAR NOT NULL,      -- global | model_type | model
+                scope_value VARCHAR NOT NULL,
+                rules_json VARCHAR NOT NULL,
+                description VARCHAR,
+                created_by VARCHAR NOT NULL,
+                created_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS policy_activations (
+                policy_name VARCHAR NOT NULL,
+                version INTEGER NOT NULL,
+                scope_kind VARCHAR NOT NULL,
+                scope_value VARCHAR NOT NULL,
+                active BOOLEAN NOT NULL,
+                actor VARCHAR NOT NULL,
+                reason VARCHAR,
+                changed_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS policy_evaluations (
+                run_id VARCHAR NOT NULL,
+                model_id VARCHAR NOT NULL,
+                model_version VARCHAR NOT NULL,
+                policy_name VARCHAR NOT NULL,
+                policy_version INTEGER NOT NULL,
+                rule_id VARCHAR NOT NULL,
+                measure VARCHAR NOT NULL,
+                bound VARCHAR NOT NULL,           -- max | min
+                threshold DOUBLE NOT NULL,
+                value DOUBLE,
+                severity VARCHAR NOT NULL,        -- warn | block
+                outcome VARCHAR NOT NULL,         -- pass | warn | block | not_evaluated
+                message VARCHAR NOT NULL,
+                evaluated_at TIMESTAMPTZ NOT NULL
+            )""",
+            "ALTER TABLE ingest_batches ADD COLUMN IF NOT EXISTS model_version VARCHAR",
+            """CREATE TABLE IF NOT EXISTS governance_heads (
+                resource VARCHAR NOT NULL,        -- one row per model version or policy scope
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
+MIGRATIONS += (
+    Migration(
+        7,
+        "kill switches and their exports",
+        (
+            """CREATE TABLE IF NOT EXISTS killswitches (
+                switch_id VARCHAR NOT NULL,
+                scope VARCHAR NOT NULL,
+                target_json VARCHAR NOT NULL,     -- sorted keys, as exported to serving
+                reason VARCHAR NOT NULL,
+                context_json VARCHAR,
+                source VARCHAR NOT NULL,          -- manual | rule:<id>
+                run_id VARCHAR,
+                window_start TIMESTAMPTZ,         -- the run window a rule fired for
+                window_end TIMESTAMPTZ,
+                activated_by VARCHAR NOT NULL,
+                activated_at TIMESTAMPTZ NOT NULL,
+                deactivated_by VARCHAR,
+                deactivated_at TIMESTAMPTZ,
+                recovery_notes VARCHAR
+            )""",
+            """CREATE TABLE IF NOT EXISTS killswitch_events (
+                switch_id VARCHAR NOT NULL,
+                event VARCHAR NOT NULL,           -- activated | deactivated
+                actor VARCHAR NOT NULL,
+                reason VARCHAR,
+                run_id VARCHAR,
+                changed_at TIMESTAMPTZ NOT NULL
+            )""",
+            """CREATE TABLE IF NOT EXISTS killswitch_exports (
+                version INTEGER NOT NULL,
+                digest VARCHAR NOT NULL,
+                path VARCHAR NOT NULL,
+                switches INTEGER NOT NULL,
+                actor VARCHAR NOT NULL,
+                exported_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
 # branches add migrations independently; they apply in version order
 MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.version))
 LATEST_VERSION = MIGRATIONS[-1].version

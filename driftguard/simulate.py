@@ -234,6 +234,8 @@ def simulate_model(
         raise SimulationRefused(
             f"Model {model.id!r} has no prediction source to write to; add sources.predictions."
         )
+    import driftguard.governance.registry  # noqa: F401  (registers the lifecycle guard)
+
     for guard in GUARDS:
         guard(model, lake)
     existing = [f for s in model.sources.predictions for f in discover(s, settings, base)]

@@ -21,6 +21,8 @@ STAGE_MODULES: tuple[str, ...] = (
     "driftguard.metrics.quality",
     "driftguard.metrics.performance",
     "driftguard.metrics.risk",
+    "driftguard.governance.policy",
+    "driftguard.governance.killswitch",
 )
 for _module in STAGE_MODULES:
     importlib.import_module(_module)

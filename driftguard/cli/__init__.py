@@ -10,6 +10,8 @@ from driftguard.cli import (  # noqa: F401  (each module registers its commands)
     demo,
     drift_cmd,
     fairness_cmd,
+    governance_cmd,
+    killswitch_cmd,
     lake,
     monitor_cmd,
     serve_cmd,
