@@ -37,11 +37,13 @@ install-dev: $(VENV)/.installed-dev
 demo: install
 	$(VENV)/bin/driftguard demo --fresh
 
+# `make test` stays under 10 minutes on 2 cores; multi-process stress tests (marked slow) and
+# end-to-end suites with real servers run in `make e2e`, which CI runs too.
 test: install-dev
-	$(PY) -m pytest -q -m "not e2e"
+	$(PY) -m pytest -q -m "not e2e and not slow"
 
 e2e: install-dev
-	$(PY) -m pytest -q -m e2e
+	$(PY) -m pytest -q -m "e2e or slow"
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from email import message_from_bytes
 from email.policy import default
 
@@ -83,7 +84,8 @@ def test_tls_and_login(tmp_path, report, security):
             sender="driftguard@example.com",
         )
         deliver(message(report), settings, tmp_path / "outbox")
-        wrong = settings.with_password("nope")
+        # aiosmtpd stops answering after a failed login, so the client waits for its timeout
+        wrong = dataclasses.replace(settings.with_password("nope"), timeout=3)
         with pytest.raises(DeliveryFailed):
             deliver(message(report), wrong, tmp_path / "outbox")
     finally:
