@@ -161,6 +161,25 @@ def print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]
     console.print(table)
 
 
+def parse_pairs(
+    values: Iterable[str] | None, *, example: str, numbers: bool = False
+) -> dict[str, Any]:
+    """``KEY=VALUE`` options (repeatable) as a dict; values are floats when ``numbers``."""
+    pairs: dict[str, Any] = {}
+    for text in values or []:
+        key, sep, value = text.partition("=")
+        if not sep or not key or not value:
+            raise typer.BadParameter(f"{text!r}: write KEY=VALUE, e.g. {example}")
+        if numbers:
+            try:
+                pairs[key] = float(value)
+            except ValueError as error:
+                raise typer.BadParameter(f"{text!r}: {value!r} is not a number") from error
+        else:
+            pairs[key] = value
+    return pairs
+
+
 def fail(message: str, code: int = 2) -> None:
     err_console.print(f"[bold red]error:[/] {escape(message)}")
     raise typer.Exit(code)

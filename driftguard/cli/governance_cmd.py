@@ -9,7 +9,15 @@ from typing import Any
 import typer
 import yaml
 
-from driftguard.cli._common import HINTS, console, load_workspace, print_json, print_table, subapp
+from driftguard.cli._common import (
+    HINTS,
+    console,
+    load_workspace,
+    parse_pairs,
+    print_json,
+    print_table,
+    subapp,
+)
 from driftguard.governance import policy as policies
 from driftguard.governance import registry
 from driftguard.governance.roles import NotAuthorised
@@ -26,19 +34,6 @@ JSON = typer.Option(False, "--json", help="Print JSON.")
 
 def _version(ws: Any, model_id: str, version: str | None) -> str:
     return version or ws.config.model(model_id).version
-
-
-def _metric_pairs(values: list[str]) -> dict[str, float]:
-    pairs = {}
-    for text in values:
-        name, sep, value = text.partition("=")
-        try:
-            pairs[name] = float(value)
-        except ValueError as error:
-            raise typer.BadParameter(f"{text!r}: write NAME=NUMBER, e.g. roc_auc=0.81") from error
-        if not sep or not name:
-            raise typer.BadParameter(f"{text!r}: write NAME=NUMBER")
-    return pairs
 
 
 def _show(result: Any, as_json: bool, line: str) -> None:
@@ -77,7 +72,7 @@ def register(
             actor=actor,
             training_snapshot_id=training_snapshot,
             feature_version=feature_version,
-            training_metrics=_metric_pairs(metric or []),
+            training_metrics=parse_pairs(metric, example="roc_auc=0.81", numbers=True),
         )
     _show(mv.as_dict(), as_json, f"registered {mv.model_id}@{mv.version} ({mv.lifecycle_state})")
 

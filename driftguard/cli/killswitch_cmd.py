@@ -6,7 +6,15 @@ import json
 
 import typer
 
-from driftguard.cli._common import HINTS, console, load_workspace, print_json, print_table, subapp
+from driftguard.cli._common import (
+    HINTS,
+    console,
+    load_workspace,
+    parse_pairs,
+    print_json,
+    print_table,
+    subapp,
+)
 from driftguard.governance import killswitch
 
 ks_app = subapp("killswitch", "Switch models, endpoints, segments, regions or consumers off.")
@@ -15,18 +23,8 @@ ACTOR = typer.Option(None, "--actor", help="Acting identity (default: the OS use
 JSON = typer.Option(False, "--json", help="Print JSON.")
 
 
-def _targets(pairs: list[str]) -> dict[str, str]:
-    target = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key or not value:
-            raise typer.BadParameter(f"{pair!r}: write KEY=VALUE, e.g. region=eu-west")
-        target[key] = value
-    return target
-
-
 def _target_for(ws, scope: str, model: str | None, pairs: list[str]) -> dict[str, str]:
-    target = _targets(pairs or [])
+    target = parse_pairs(pairs, example="region=eu-west")
     if model:
         cfg = ws.config.model(model)
         if scope == "model_type":
@@ -164,7 +162,7 @@ def check(
     Example: driftguard killswitch check -m credit-risk -t region=eu-west
     """
     ws = load_workspace()
-    request = _targets(target or [])
+    request = parse_pairs(target, example="region=eu-west")
     if model:
         cfg = ws.config.model(model)
         request = {

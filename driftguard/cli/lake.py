@@ -9,7 +9,14 @@ from pathlib import Path
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from driftguard.cli._common import app, console, load_workspace, print_json, print_table
+from driftguard.cli._common import (
+    app,
+    console,
+    load_workspace,
+    parse_pairs,
+    print_json,
+    print_table,
+)
 from driftguard.config import Settings, SimulationSpec
 from driftguard.ingest import BatchOutcome, ingest_model
 from driftguard.simulate import simulate_model
@@ -63,7 +70,7 @@ def simulate(
             spec = cfg.simulation or SimulationSpec()
             overrides = {"days": days, "rows_per_day": rows_per_day, "seed": seed}
             if drift:
-                overrides["drift"] = dict(_parse_pair(d) for d in drift)
+                overrides["drift"] = parse_pairs(drift, example="income=0.5", numbers=True)
             spec = SimulationSpec.model_validate(
                 {**spec.model_dump(), **{k: v for k, v in overrides.items() if v is not None}}
             )
@@ -77,16 +84,6 @@ def simulate(
                 )
     if as_json:
         print_json([r.__dict__ for r in results])
-
-
-def _parse_pair(text: str) -> tuple[str, float]:
-    name, sep, value = text.partition("=")
-    if not sep:
-        raise typer.BadParameter(f"{text!r}: write FEATURE=SIZE, e.g. income=0.5")
-    try:
-        return name, float(value)
-    except ValueError as error:
-        raise typer.BadParameter(f"{text!r}: {value!r} is not a number") from error
 
 
 @app.command()

@@ -32,7 +32,7 @@ from driftguard.config import Config, KillSwitchRule, Settings
 from driftguard.errors import DriftGuardError
 from driftguard.governance import registry
 from driftguard.governance.measures import measures_of
-from driftguard.governance.roles import require, resolve_actor
+from driftguard.governance.roles import require, require_reason, resolve_actor
 from driftguard.guard import FORMAT, SCOPE_KEYS, SCOPES, TARGET_KEYS, seal
 from driftguard.store import Lake
 
@@ -282,11 +282,12 @@ def deactivate(
 ) -> Switch:
     """Switch a target back on with recovery notes (role killswitch.deactivate)."""
     actor = resolve_actor(actor)
-    if len(recovery_notes.strip()) < config.governance.min_reason_length:
-        raise KillSwitchError(
-            f"deactivating needs recovery notes of at least "
-            f"{config.governance.min_reason_length} characters: what was fixed and checked"
-        )
+    require_reason(
+        config,
+        recovery_notes,
+        what="deactivating a kill switch",
+        kind="recovery notes (what was fixed and checked)",
+    )
     current = get_switch(lake, switch_id)
     require(
         lake,

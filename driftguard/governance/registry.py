@@ -35,6 +35,7 @@ from driftguard.governance.roles import (
     SeparationOfDuties,
     record_refusal,
     require,
+    require_reason,
     resolve_actor,
 )
 from driftguard.store import Lake
@@ -123,6 +124,20 @@ def _touch(lake: Lake, model_id: str, version: str) -> None:
     resource = f"model:{_resource(model_id, version)}"
     lake.execute("DELETE FROM governance_heads WHERE resource = ?", [resource])
     lake.execute("INSERT INTO governance_heads VALUES (?, ?)", [resource, datetime.now(UTC)])
+
+
+def _require(
+    lake: Lake, config: Config, actor: str, action: str, model_id: str, version: str
+) -> None:
+    """The role check of an action on one model version (refusals are audited)."""
+    require(
+        lake,
+        config,
+        actor,
+        action,
+        resource_type="model_version",
+        resource_id=_resource(model_id, version),
+    )
 
 
 def _new_id(prefix: str) -> str:
@@ -261,14 +276,7 @@ def register_model(
     actor = resolve_actor(actor)
     model = config.model(model_id)
     version = version or model.version
-    require(
-        lake,
-        config,
-        actor,
-        "model.register",
-        resource_type="model_version",
-        resource_id=_resource(model_id, version),
-    )
+    _require(lake, config, actor, "model.register", model_id, version)
 
     def work(lk: Lake) -> ModelVersion:
         _touch(lk, model_id, version)
@@ -338,14 +346,7 @@ def request_approval(
     actor = resolve_actor(actor)
     if not justification.strip():
         raise RegistryError("an approval request needs a justification")
-    require(
-        lake,
-        config,
-        actor,
-        "model.request_approval",
-        resource_type="model_version",
-        resource_id=_resource(model_id, version),
-    )
+    _require(lake, config, actor, "model.request_approval", model_id, version)
 
     def work(lk: Lake) -> dict[str, Any]:
         _touch(lk, model_id, version)
@@ -554,11 +555,7 @@ def promote(
         lake, config, actor, "model.promote", resource_type="model_version", resource_id=resource
     )
     if override_reason is not None:
-        if len(override_reason.strip()) < config.governance.min_reason_length:
-            raise RegistryError(
-                f"an override needs a written reason of at least "
-                f"{config.governance.min_reason_length} characters"
-            )
+        require_reason(config, override_reason, what="an override")
         require(
             lake,
             config,
@@ -665,14 +662,7 @@ def retire(
     target = State(to_state)
     if target not in (State.DEPRECATED, State.ARCHIVED):
         raise IllegalTransition("retire moves a version to deprecated or archived")
-    require(
-        lake,
-        config,
-        actor,
-        "model.retire",
-        resource_type="model_version",
-        resource_id=_resource(model_id, version),
-    )
+    _require(lake, config, actor, "model.retire", model_id, version)
 
     def work(lk: Lake) -> ModelVersion:
         _touch(lk, model_id, version)
@@ -731,16 +721,8 @@ def hold(
 ) -> ModelVersion:
     """Governance hold: block a version (role model.block)."""
     actor = resolve_actor(actor)
-    require(
-        lake,
-        config,
-        actor,
-        "model.block",
-        resource_type="model_version",
-        resource_id=_resource(model_id, version),
-    )
-    if len(reason.strip()) < config.governance.min_reason_length:
-        raise RegistryError("a hold needs a written reason")
+    _require(lake, config, actor, "model.block", model_id, version)
+    require_reason(config, reason, what="a hold")
 
     def work(lk: Lake) -> ModelVersion:
         current = get_model_version(lk, model_id, version)
@@ -762,19 +744,8 @@ def release(
 ) -> ModelVersion:
     """Return a blocked version to the state it was blocked from (role model.release)."""
     actor = resolve_actor(actor)
-    require(
-        lake,
-        config,
-        actor,
-        "model.release",
-        resource_type="model_version",
-        resource_id=_resource(model_id, version),
-    )
-    if len(reason.strip()) < config.governance.min_reason_length:
-        raise RegistryError(
-            f"a release needs a written reason of at least "
-            f"{config.governance.min_reason_length} characters"
-        )
+    _require(lake, config, actor, "model.release", model_id, version)
+    require_reason(config, reason, what="a release")
 
     def work(lk: Lake) -> ModelVersion:
         _touch(lk, model_id, version)

@@ -23,6 +23,20 @@ class SeparationOfDuties(NotAuthorised):
     """The actor may approve in general, but not this model (owner or requester)."""
 
 
+class ReasonRequired(DriftGuardError):
+    """An action that must be explained in writing was not (or too briefly)."""
+
+
+def require_reason(
+    config: Config, text: str | None, *, what: str, kind: str = "a written reason"
+) -> str:
+    """Overrides, holds, releases and kill-switch deactivations must say why, in writing."""
+    needed = config.governance.min_reason_length
+    if text is None or len(text.strip()) < needed:
+        raise ReasonRequired(f"{what} needs {kind} of at least {needed} characters")
+    return text.strip()
+
+
 def resolve_actor(actor: str | None) -> str:
     """The explicit actor, else the operating-system user."""
     actor = (actor or default_actor()).strip()

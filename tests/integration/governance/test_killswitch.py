@@ -13,7 +13,7 @@ from driftguard.governance import killswitch, registry
 from driftguard.governance.killswitch import KillSwitchStage
 from driftguard.governance.policy import PolicyStage
 from driftguard.governance.registry import State
-from driftguard.governance.roles import NotAuthorised
+from driftguard.governance.roles import NotAuthorised, ReasonRequired
 from driftguard.guard import Guard, parse_export
 from driftguard.monitor import run_monitoring
 from driftguard.workspace import Workspace
@@ -163,7 +163,7 @@ def test_bad_targets_and_roles(ws, lake):
             recovery_notes="fixed and verified",
             actor="bob",
         )
-    with pytest.raises(killswitch.KillSwitchError, match="recovery notes of at least"):
+    with pytest.raises(ReasonRequired, match=r"needs recovery notes \(what was fixed"):
         killswitch.deactivate(
             lake, ws.config, ws.settings, switch.switch_id, recovery_notes="ok", actor="erin"
         )

@@ -11,7 +11,7 @@ from driftguard import audit
 from driftguard.governance import policy as policies
 from driftguard.governance import registry
 from driftguard.governance.registry import TRANSITIONS, State
-from driftguard.governance.roles import NotAuthorised, SeparationOfDuties
+from driftguard.governance.roles import NotAuthorised, ReasonRequired, SeparationOfDuties
 from driftguard.simulate import SimulationRefused, simulate_model
 from tests.integration.governance.conftest import monitored
 
@@ -227,7 +227,7 @@ def test_gate_blocks_on_policy_and_admin_override_needs_a_reason(ws, lake):
             actor="bob",
             override_reason="business needs it now, risk accepted",
         )
-    with pytest.raises(registry.RegistryError, match="written reason of at least 10"):
+    with pytest.raises(ReasonRequired, match="an override needs a written reason of at least 10"):
         registry.promote(
             lake, ws.config, "churn", "1.0", "shadow", actor="alice", override_reason="ok"
         )
