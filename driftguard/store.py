@@ -169,7 +169,13 @@ class Lake:
         return lake
 
     @classmethod
-    def _attach(cls, con: duckdb.DuckDBPyConnection, location: LakeLocation) -> Lake:
+    def _attach(
+        cls,
+        con: duckdb.DuckDBPyConnection,
+        location: LakeLocation,
+        *,
+        snapshot: int | None = None,
+    ) -> Lake:
         load_extension(con, "ducklake")
         load_extension(con, "sqlite_scanner" if location.is_embedded else "postgres_scanner")
         if location.data_path.startswith("s3://"):
@@ -181,6 +187,8 @@ class Lake:
         ]
         if location.metadata_schema:
             options.append(f"METADATA_SCHEMA {quote_literal(location.metadata_schema)}")
+        if snapshot is not None:
+            options += [f"SNAPSHOT_VERSION {int(snapshot)}", "READ_ONLY"]
         uri = quote_literal(f"ducklake:{location.catalog}")
         try:
             with_retry(
@@ -194,6 +202,21 @@ class Lake:
             ) from error
         con.execute(f"USE {ALIAS}")
         return cls(con, location)
+
+    def at_snapshot(self, snapshot_id: int) -> Lake:
+        """A new, read-only connection to this lake as it was at ``snapshot_id`` (time travel).
+
+        Every query through it, including the helpers of other modules, sees that snapshot's
+        tables, so a past run's report is rebuilt from exactly the state it was made from.
+        Close it when done (it is a context manager).
+        """
+        con = duckdb.connect()
+        con.execute("SET TimeZone = 'UTC'")
+        try:
+            return self._attach(con, self.location, snapshot=snapshot_id)
+        except Exception:
+            con.close()
+            raise
 
     def close(self) -> None:
         self.con.close()
