@@ -626,10 +626,8 @@ def executive_summary(data: ModelReportData, narratives: list[Narrative]) -> lis
         sentences.append(f"At risk: {risk_findings[0]}.")
     done = []
     for n in narratives:
-        if n.kind == "killswitch":
-            done.append(n.headline.lower())
-        if n.kind == "policy":
-            done.append(n.headline.replace("Policy", "policy", 1))
+        if n.kind in ("killswitch", "policy"):
+            done.append(n.headline[:1].lower() + n.headline[1:])
     if not done:
         done.append("results recorded; no kill switch or policy block")
     sentences.append(
