@@ -525,3 +525,51 @@ def write_index(settings: Settings) -> Path:
         path = root / "index.html"
         _write(path, html.encode("utf-8"))
     return path
+
+
+# --------------------------------------------------------------------------- several runs
+
+
+def render_reports(
+    lake: Lake,
+    config: Config,
+    settings: Settings,
+    run_ids: list[str],
+    *,
+    fleet: bool = True,
+) -> dict[str, Any]:
+    """Render each run's report, then (with ``fleet``) the fleet report over them.
+
+    Returns what the Prefect tasks pass along: ``{"models": [report metadata...], "fleet":
+    metadata or None, "index": path}``; each metadata dict has ``path``, ``link`` (under
+    ``reports.base_url`` when set), ``sha256``, ``size_bytes``, status, score, grade and
+    findings. With several runs of one model, the fleet report takes the latest.
+    """
+    models = []
+    for run_id in dict.fromkeys(run_ids):
+        made = render_run_report(lake, config, settings, run_id)
+        models.append(
+            {
+                **made.meta,
+                "size_bytes": made.size_bytes,
+                "link": link_for(made.path, settings, config.reports.base_url),
+            }
+        )
+    fleet_meta = None
+    if fleet and models:
+        latest: dict[str, dict[str, Any]] = {}
+        for meta in models:
+            known = latest.get(meta["model_id"])
+            if known is None or (meta["as_of"], meta["run_id"]) > (known["as_of"], known["run_id"]):
+                latest[meta["model_id"]] = meta
+        made = render_fleet_report(lake, config, settings, [m["run_id"] for m in latest.values()])
+        fleet_meta = {
+            **made.meta,
+            "size_bytes": made.size_bytes,
+            "link": link_for(made.path, settings, config.reports.base_url),
+        }
+    return {
+        "models": models,
+        "fleet": fleet_meta,
+        "index": str(reports_root(settings) / "index.html"),
+    }
