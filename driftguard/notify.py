@@ -79,7 +79,7 @@ class SmtpSettings:
     security: Literal["none", "starttls", "ssl"] = "none"
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    sender: str = "driftguard@localhost"
+    sender: str = "driftguard@localhost.localdomain"
     timeout: float = 30.0
     verify_tls: bool = True
 

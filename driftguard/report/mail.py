@@ -166,7 +166,11 @@ def _attach(message: EmailMessage, report: tuple[Path, str] | None, checkpoints:
     """Add the full report (path, file name) and the checkpoint lines as attachments."""
     if report is not None and report[0].is_file():
         message.add_attachment(
-            report[0].read_bytes(), maintype="text", subtype="html", filename=report[1]
+            report[0].read_bytes(),
+            maintype="text",
+            subtype="html",
+            filename=report[1],
+            params={"charset": "utf-8"},
         )
     if checkpoints:
         # 7-bit text keeps each line verbatim in the raw message (no line folding or
