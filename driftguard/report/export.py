@@ -127,7 +127,7 @@ def metric_history(
 ) -> pa.Table:
     """The metric history of ``model_id`` with ``since <= as_of < until`` as an Arrow table."""
     params = [model_id, since or _FAR_PAST, until or _FAR_FUTURE]
-    table = lake.execute(_HISTORY_SQL, params).fetch_arrow_table()
+    table = lake.execute(_HISTORY_SQL, params).to_arrow_table()
     return table.select(list(COLUMNS))
 
 

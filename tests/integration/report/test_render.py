@@ -17,7 +17,7 @@ from driftguard.report import explain_run, render_fleet_report, render_run_repor
 from driftguard.report.format import moment, number
 from driftguard.report.grades import grade_of
 from tests.helpers import write_rows
-from tests.integration.report.conftest import NOW, XSS_FEATURE, XSS_GROUP, XSS_REASON
+from tests.report_world import NOW, XSS_FEATURE, XSS_GROUP, XSS_REASON
 
 SECTIONS = [
     "summary",

@@ -1,4 +1,5 @@
-"""One small monitored workspace shared by the report tests (built once per session).
+"""One small monitored workspace shared by the report tests (built once per session; the
+``report_world`` fixture in tests/conftest.py).
 
 Real results, not stand-ins: simulated logs are ingested and monitored by the full stage
 list, with governance around them, so every section of a report has something to show:
@@ -20,8 +21,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from driftguard.config import Settings, load_config
 from driftguard.workspace import Workspace
@@ -155,9 +154,3 @@ def build(root: Path) -> ReportWorld:
         credit = run_monitoring(lake, config, "credit", settings, as_of=NOW, actor="scheduler")
         xss = run_monitoring(lake, config, "xss", settings, as_of=NOW, actor="scheduler")
     return ReportWorld(ws, first.run_id, credit.run_id, xss.run_id, report.path, first_bytes)
-
-
-@pytest.fixture(scope="session")
-def report_world(tmp_path_factory) -> ReportWorld:
-    root = tmp_path_factory.mktemp("report-world")
-    return build(root)
