@@ -112,7 +112,8 @@ def _status_change(data: ModelReportData) -> list[Narrative]:
     worse = _STATUS_RANK.get(data.status, 1) > _STATUS_RANK.get(before["status"], 1)
     rs = data.risk_settings
     present = [c for c in data.components if c["score"] is not None]
-    driver = max(present, key=lambda c: (c["score"], c["name"]), default=None)
+    # the first of the largest, in component order, as the risk stage names its driver
+    driver = max(present, key=lambda c: c["score"], default=None)
     if data.status == "UNKNOWN":
         meaning = (
             "Too few risk components could be computed to score the model "
@@ -635,6 +636,18 @@ def executive_summary(data: ModelReportData, narratives: list[Narrative]) -> lis
         + "; ".join(done)
         + f"; everything is committed in lake snapshot {data.snapshot_id} and the audit log."
     )
+    fired_here = {s["switch_id"] for s in data.killswitch["activated_here"]}
+    standing = [s for s in data.killswitch["active_on_model"] if s["switch_id"] not in fired_here]
+    if standing:
+        sentences.append(
+            "Serving: "
+            + "; ".join(
+                f"kill switch {s['switch_id']} is active on this model (activated by "
+                f"{s['activated_by']} on {moment(s['activated_at'])}: {s['reason']})"
+                for s in standing
+            )
+            + "."
+        )
     if narratives:
         first = sorted(narratives, key=lambda n: _SEVERITY_RANK[n.severity])[0]
         sentences.append(f"Check first: {first.next_step}")
