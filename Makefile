@@ -56,6 +56,7 @@ serve: install
 bench: install-dev
 	$(PY) bench/ingest.py
 	$(PY) bench/audit.py
+	$(PY) bench/report.py
 
 # Regenerate the lock files after changing pyproject.toml dependencies.
 lock: $(VENV)/bin/python

@@ -229,8 +229,9 @@ def gather_model(snap: Lake, config: Config, run_id: str, snapshot_id: int) -> M
     identity = _identity(snap, run, model_cfg)
     risk = run.summary.get("risk") or {}
     score = risk.get("score")
-    history = _history(snap, run, config.reports.trend_runs)
-    previous = _previous_scored(snap, run)
+    risk_rows = _risk_rows(snap, run.model_id)
+    history = _history(risk_rows, run, config.reports.trend_runs)
+    previous = _previous_scored(risk_rows, run)
     period_start = _period_start(snap, run)
     drift_rows = _drift_rows(snap, run.run_id)
     features = sorted(
@@ -253,7 +254,7 @@ def gather_model(snap: Lake, config: Config, run_id: str, snapshot_id: int) -> M
         trend_change=risk.get("trend_change"),
         previous=previous,
         period_start=period_start,
-        components=_components(snap, run, risk),
+        components=_components(risk_rows, run, risk),
         risk_note=str(risk.get("note") or ""),
         history=history,
         drift_features=features,
@@ -312,26 +313,24 @@ def _identity(snap: Lake, run: MonitoringRun, model_cfg: Any) -> Identity:
     )
 
 
-def _history(snap: Lake, run: MonitoringRun, limit: int) -> list[dict[str, Any]]:
-    rows = snap.records(
-        "SELECT run_id, window_end, score, status FROM risk_history WHERE model_id = ? "
-        "ORDER BY window_end DESC, recorded_at DESC, run_id DESC",
-        [run.model_id],
+def _risk_rows(snap: Lake, model_id: str) -> list[dict[str, Any]]:
+    """The model's risk history, oldest first (window end, then commit order)."""
+    return snap.records(
+        "SELECT run_id, window_end, recorded_at, score, status, breakdown_json FROM "
+        "risk_history WHERE model_id = ? ORDER BY window_end, recorded_at, run_id",
+        [model_id],
     )
-    # the runs up to and including this one (a backfill may have an older window)
-    ordered = list(reversed(rows))
-    mine = next((i for i, r in enumerate(ordered) if r["run_id"] == run.run_id), None)
-    if mine is not None:
-        ordered = ordered[: mine + 1]
-    return ordered[-limit:]
 
 
-def _previous_scored(snap: Lake, run: MonitoringRun) -> dict[str, Any] | None:
-    rows = snap.records(
-        "SELECT run_id, window_end, recorded_at, score, status FROM risk_history "
-        "WHERE model_id = ? ORDER BY window_end, recorded_at, run_id",
-        [run.model_id],
-    )
+def _history(rows: list[dict[str, Any]], run: MonitoringRun, limit: int) -> list[dict[str, Any]]:
+    """The last ``limit`` scored runs up to and including this one (a backfill may have an
+    older window than runs committed before it)."""
+    mine = next((i for i, r in enumerate(rows) if r["run_id"] == run.run_id), None)
+    upto = rows[: mine + 1] if mine is not None else rows
+    return upto[-limit:]
+
+
+def _previous_scored(rows: list[dict[str, Any]], run: MonitoringRun) -> dict[str, Any] | None:
     mine = next((i for i, r in enumerate(rows) if r["run_id"] == run.run_id), None)
     if not mine:
         return None
@@ -356,9 +355,11 @@ def _period_start(snap: Lake, run: MonitoringRun) -> datetime | None:
     return found[0] if found else None
 
 
-def _components(snap: Lake, run: MonitoringRun, risk: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = snap.records("SELECT breakdown_json FROM risk_history WHERE run_id = ?", [run.run_id])
-    breakdown = json.loads(rows[0]["breakdown_json"]).get("breakdown", {}) if rows else {}
+def _components(
+    rows: list[dict[str, Any]], run: MonitoringRun, risk: dict[str, Any]
+) -> list[dict[str, Any]]:
+    mine = next((r for r in rows if r["run_id"] == run.run_id), None)
+    breakdown = json.loads(mine["breakdown_json"]).get("breakdown", {}) if mine else {}
     out = []
     for name in ("drift", "fairness", "quality", "performance"):
         part = breakdown.get(name) or {}
@@ -838,7 +839,7 @@ def gather_fleet(
             ),
             trend=str(risk.get("trend") or "unknown"),
             trend_change=risk.get("trend_change"),
-            history=_history(snap, run, config.reports.trend_runs),
+            history=_history(_risk_rows(snap, run.model_id), run, config.reports.trend_runs),
             findings=run.findings,
             violations=violations,
             policy_outcome=str(policy.get("outcome") or "no policy"),

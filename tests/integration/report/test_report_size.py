@@ -12,7 +12,7 @@ from driftguard.simulate import simulate_model
 from tests.helpers import make_workspace, model_dict
 
 NOW = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
-#: Far below the 1 MB the issue allows. Measured 2026-11: about 130 kB for this model (50
+#: Far below the 1 MB the issue allows. Measured 2026-11: about 107 kB for this model (50
 #: drift rows, 5 distribution charts, one fairness attribute); the bound leaves room for
 #: longer narratives without letting a chart per bin or an embedded font slip in.
 LIMIT = 300_000
