@@ -51,7 +51,8 @@ def _secret(name: str) -> Any:
     from prefect.blocks.system import Secret
 
     try:
-        return Secret.load(name).get()
+        block: Any = Secret.load(name)  # synchronous here (no running event loop)
+        return block.get()
     except ValueError:  # no block of that name
         return None
 
@@ -111,7 +112,7 @@ def render_reports_task(run_ids: list[str], config_path: str | None = None) -> d
 @task(
     name="publish-report-artifacts",
     retries=2,
-    retry_delay_seconds=[2, 10],
+    retry_delay_seconds=[2.0, 10.0],
     retry_condition_fn=transient_only,
     timeout_seconds=300,
 )

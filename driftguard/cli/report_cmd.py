@@ -256,6 +256,7 @@ def notify_resend() -> None:
     smtp = SmtpSettings.from_env()
     if smtp is None:
         fail("no SMTP server configured: set DRIFTGUARD_SMTP_HOST (and _PORT, _SECURITY, ...)")
+        return
     results = resend_undelivered(smtp, ws.settings.home / "outbox")
     for path, status in results:
         console.print(f"{path}: {status}", markup=False)

@@ -210,12 +210,12 @@ def trend_chart(
         f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" class="axis">{_fmt(y_max)}</text>',
         f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>',
     ]
-    for value, label in bands:
+    for level, name in bands:
         parts.append(
-            f'<line x1="{left}" y1="{y(value):.1f}" x2="{left + plot_w}" y2="{y(value):.1f}" '
+            f'<line x1="{left}" y1="{y(level):.1f}" x2="{left + plot_w}" y2="{y(level):.1f}" '
             f'stroke="#d1d5db" stroke-dasharray="3 3"/><text x="{left + plot_w}" '
-            f'y="{y(value) - 3:.1f}" text-anchor="end" class="axis">{escape(label)} '
-            f"({_fmt(value)})</text>"
+            f'y="{y(level) - 3:.1f}" text-anchor="end" class="axis">{escape(name)} '
+            f"({_fmt(level)})</text>"
         )
     coords = [(left + i * step, y(v)) for i, (_, v) in enumerate(points) if v is not None]
     if len(coords) > 1:

@@ -417,12 +417,12 @@ def _drift_rows(snap: Lake, run_id: str) -> list[DriftRow]:
             warning_lower=row["warning_lower"],
             critical_lower=row["critical_lower"],
         )
-    for key, row in by_key.items():
+    for key, drift in by_key.items():
         detail = bins.get(key)
         if detail:
-            row.bins = [str(b) for b in detail["bins"]]
-            row.reference_share = [float(x or 0.0) for x in detail["reference_share"]]
-            row.current_share = [float(x or 0.0) for x in detail["current_share"]]
+            drift.bins = [str(b) for b in detail["bins"]]
+            drift.reference_share = [float(x or 0.0) for x in detail["reference_share"]]
+            drift.current_share = [float(x or 0.0) for x in detail["current_share"]]
     ordered = sorted(
         by_key.values(),
         key=lambda r: (

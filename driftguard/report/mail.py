@@ -472,11 +472,8 @@ def deliver_reports(
                 DeliveryResult("fleet", None, list(fleet["run_ids"]), recipients, "skipped", reason)
             )
     counts = {s: sum(1 for r in results if r.status == s) for s in _STATUSES}
-    summary = {
-        "deliveries": [r.as_dict() for r in results],
-        **counts,
-        "outbox": str(outbox),
-    }
+    deliveries = [r.as_dict() for r in results]
+    summary: dict[str, Any] = {"deliveries": deliveries, **counts, "outbox": str(outbox)}
     failed = [r for r in results if r.status == "undelivered"]
     if failed and raise_on_failure:
         transient = all(r.transient for r in failed)
@@ -486,7 +483,7 @@ def deliver_reports(
             f"{outbox / 'undelivered'}; "
             + ("a retry will send them." if transient else "fix the SMTP settings or addresses."),
             transient=transient,
-            results=summary["deliveries"],
+            results=deliveries,
         )
     return summary
 

@@ -444,10 +444,11 @@ def _fairness(data: ModelReportData, attribute: FairnessAttribute, metric: dict)
     overlap = None
     if len(extreme) == 2:
         a, b = extreme
-        lows = (a.get(f"{rate_key}_low"), b.get(f"{rate_key}_low"))
-        highs = (a.get(f"{rate_key}_high"), b.get(f"{rate_key}_high"))
-        if None not in lows and None not in highs:
-            overlap = max(lows) <= min(highs)  # type: ignore[type-var]
+        bounds = [g.get(f"{rate_key}_{end}") for g in (a, b) for end in ("low", "high")]
+        known = [float(x) for x in bounds if x is not None]
+        if len(known) == 4:
+            a_low, a_high, b_low, b_high = known
+            overlap = max(a_low, b_low) <= min(a_high, b_high)
     is_ratio = metric["metric"].endswith(("ratio", "impact"))
     meaning = f"{label(metric['metric']).capitalize()} is {definition}; {reading}."
     if overlap is True:

@@ -488,7 +488,8 @@ def render_fleet_report(
 
 
 def _load_sidecars(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    models, fleets = [], []
+    models: list[dict[str, Any]] = []
+    fleets: list[dict[str, Any]] = []
     for pattern, bucket in (("*/*/report.json", models), ("*/fleet-*/fleet.json", fleets)):
         for path in root.glob(pattern):
             try:

@@ -41,23 +41,20 @@ def test_report_renders_runs_and_the_fleet(env):
     assert all(
         m["size_bytes"] > 10_000 and m["link"].startswith("file://") for m in rendered["models"]
     )
-    text = invoke("report", env.credit_run)
-    assert text.exit_code == 0 and "report.html" in text.stdout and "index:" in text.stdout
 
 
 def test_explain_prints_every_decision(env):
-    result = invoke("explain", env.credit_run)
+    result = invoke("explain", "--model", "xss")  # the model's latest run
     assert result.exit_code == 0, result.output
-    assert f"credit 1.0, run {env.credit_run}" in result.stdout
+    assert f"xss 1.0, run {env.xss_run}" in result.stdout
     for part in ("Measured:", "Threshold:", "Meaning:", "Done:", "Next:"):
         assert part in result.stdout
+    assert "<script>alert(1)</script>: drift critical" in result.stdout  # plain text, as named
     as_json = json.loads(invoke("explain", env.credit_run, "--json").stdout)
     assert as_json["model_id"] == "credit" and as_json["narratives"]
     assert all(set(n) >= {"kind", "headline", "text"} for n in as_json["narratives"])
     wrong = invoke("explain", env.credit_run, "--model", "xss")
     assert wrong.exit_code == 2 and "monitored credit, not xss" in wrong.output
-    by_model = invoke("explain", "--model", "xss")
-    assert by_model.exit_code == 0 and "xss 1.0, run" in by_model.stdout
 
 
 def test_export_writes_csv_parquet_and_json(env, tmp_path):

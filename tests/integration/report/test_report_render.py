@@ -67,7 +67,13 @@ def credit_report(report_world):
         checkpoint = lake.records(
             "SELECT size, head FROM audit_checkpoints WHERE run_id = ?", [run.run_id]
         )[0]
-        entries = [e.seq for e in audit.trail(lake, run_id=run.run_id, limit=None)]
+        # the report is rendered at the run's snapshot: entries written later for the same run
+        # (report issued, e-mail sent by other tests of this session) are not in it
+        entries = [
+            e.seq
+            for e in audit.trail(lake, run_id=run.run_id, limit=None)
+            if e.seq <= checkpoint["size"]
+        ]
         drift = lake.records(
             "SELECT column_name, value, verdict, rank FROM drift_results WHERE run_id = ? AND "
             "is_primary AND segment IS NULL AND target = 'feature' ORDER BY rank",
