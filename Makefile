@@ -43,6 +43,7 @@ test: install-dev
 	$(PY) -m pytest -q -m "not e2e and not slow"
 
 e2e: install-dev
+	scripts/ensure-system-packages chromium
 	$(PY) -m pytest -q -m "e2e or slow"
 
 lint: install-dev
@@ -55,6 +56,7 @@ serve: install
 bench: install-dev
 	$(PY) bench/ingest.py
 	$(PY) bench/audit.py
+	$(PY) bench/report.py
 
 # Regenerate the lock files after changing pyproject.toml dependencies.
 lock: $(VENV)/bin/python

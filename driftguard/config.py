@@ -620,6 +620,11 @@ class ModelConfig(_DurationFields):
     performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
 
+    @field_validator("recipients")
+    @classmethod
+    def _recipients(cls, value: list[str]) -> list[str]:
+        return [check_recipient(v) for v in value]
+
     @field_validator("features", mode="before")
     @classmethod
     def _feature_shorthand(cls, value: Any) -> Any:
@@ -923,6 +928,61 @@ class KillSwitchConfig(_Strict):
         return self
 
 
+SendPolicy = Literal["always", "findings", "status_change"]
+
+
+def check_recipient(address: str) -> str:
+    """A plain e-mail address (the same rule as the mailer's), else ValueError."""
+    from driftguard.notify import InvalidAddress, check_address
+
+    try:
+        return check_address(address)
+    except InvalidAddress as error:
+        raise ValueError(str(error)) from None
+
+
+class ReportsConfig(_Strict):
+    """Compliance reports and who receives them by e-mail (``reports:`` at the top level)."""
+
+    #: When a model's report is e-mailed to its ``recipients``: on every run, only when the
+    #: run has findings, or only when the model's health status changed since its previous run.
+    send: SendPolicy = "findings"
+    #: The same choice for the fleet report (sent when any of its models qualifies).
+    fleet_send: SendPolicy = "findings"
+    #: Who receives the fleet report (executive dashboard).
+    fleet_recipients: list[str] = Field(default_factory=list)
+    #: Start of every e-mail subject.
+    subject_prefix: str = Field("[DriftGuard]", max_length=40)
+    #: Reference-vs-current distribution charts for this many of the most drifted features.
+    top_features: int = Field(5, ge=0, le=50)
+    #: Past runs shown in the risk trend chart.
+    trend_runs: int = Field(20, ge=2, le=200)
+    #: Where ``<home>/reports`` is served (e.g. ``https://reports.example.com/driftguard``):
+    #: links in Prefect artifacts and e-mails point there; without it they are file:// URIs.
+    base_url: str | None = None
+    #: Attach the full HTML report to each e-mail.
+    attach_report: bool = True
+
+    @field_validator("fleet_recipients")
+    @classmethod
+    def _fleet_recipients(cls, value: list[str]) -> list[str]:
+        return [check_recipient(v) for v in value]
+
+    @field_validator("subject_prefix")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if any(c in value for c in "\r\n\x00"):
+            raise ValueError("subject_prefix must be one line")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s<>\"']+$", value):
+            raise ValueError("base_url must be an http(s) URL without spaces or quotes")
+        return value.rstrip("/") if value else value
+
+
 class Config(_Strict):
     """The whole ``driftguard.yaml``."""
 
@@ -933,6 +993,7 @@ class Config(_Strict):
     roles: dict[str, list[str]] = Field(default_factory=dict)
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     kill_switches: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
+    reports: ReportsConfig = Field(default_factory=ReportsConfig)
     models: list[ModelConfig]
 
     @model_validator(mode="after")

@@ -79,7 +79,7 @@ class SmtpSettings:
     security: Literal["none", "starttls", "ssl"] = "none"
     username: str | None = None
     password: str | None = field(default=None, repr=False)
-    sender: str = "driftguard@localhost"
+    sender: str = "driftguard@localhost.localdomain"
     timeout: float = 30.0
     verify_tls: bool = True
 
@@ -222,22 +222,29 @@ def deliver(message: EmailMessage, settings: SmtpSettings | None, outbox: Path) 
     return Delivery("smtp", accepted)
 
 
-def resend_undelivered(settings: SmtpSettings, outbox: Path) -> list[tuple[Path, str]]:
-    """Try again every kept message; sent ones move to ``outbox/sent``."""
+def resend_file(path: Path, settings: SmtpSettings, outbox: Path) -> Path:
+    """Send one kept .eml again; on success move it to ``outbox/sent`` and return its new
+    path. Raises the smtplib or socket error when the server still refuses."""
     from email import message_from_bytes
     from email.policy import default
 
+    message = message_from_bytes(path.read_bytes(), policy=default)
+    send(message, settings)  # type: ignore[arg-type]
+    sent = outbox / "sent"
+    sent.mkdir(parents=True, exist_ok=True)
+    os.replace(path, sent / path.name)
+    return sent / path.name
+
+
+def resend_undelivered(settings: SmtpSettings, outbox: Path) -> list[tuple[Path, str]]:
+    """Try again every kept message; sent ones move to ``outbox/sent``."""
     results = []
     folder = outbox / "undelivered"
     for path in sorted(folder.glob("*.eml")) if folder.exists() else []:
-        message = message_from_bytes(path.read_bytes(), policy=default)
         try:
-            send(message, settings)  # type: ignore[arg-type]
+            moved = resend_file(path, settings, outbox)
         except (smtplib.SMTPException, OSError) as error:
             results.append((path, f"failed again: {error}"))
             continue
-        sent = outbox / "sent"
-        sent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, sent / path.name)
-        results.append((sent / path.name, "sent"))
+        results.append((moved, "sent"))
     return results

@@ -498,6 +498,33 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        8,
+        "report deliveries",
+        (
+            # One row per delivery attempt of a report e-mail; the latest row of a key says
+            # whether that message still needs sending (retries never send twice).
+            """CREATE TABLE IF NOT EXISTS report_deliveries (
+                delivery_key VARCHAR NOT NULL,    -- kind, runs, recipients, report digest
+                kind VARCHAR NOT NULL,            -- model | fleet
+                model_id VARCHAR,                 -- NULL for a fleet report
+                run_ids_json VARCHAR NOT NULL,
+                recipients_json VARCHAR NOT NULL,
+                subject VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,          -- sent | written | undelivered
+                method VARCHAR NOT NULL,          -- smtp | outbox
+                eml_path VARCHAR,                 -- the .eml written or kept for a retry
+                error VARCHAR,
+                report_path VARCHAR,
+                report_sha256 VARCHAR,
+                attempted_at TIMESTAMPTZ NOT NULL,
+                actor VARCHAR NOT NULL
+            )""",
+        ),
+    ),
+)
+
 # branches add migrations independently; they apply in version order
 MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.version))
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import importlib
+import itertools
 import logging
 import os
 import random
@@ -175,25 +176,27 @@ class Lake:
         if location.data_path.startswith("s3://"):
             load_extension(con, "httpfs")
             _create_s3_secret(con)
-        options = [
-            f"DATA_PATH {quote_literal(location.data_path)}",
-            f"DATA_INLINING_ROW_LIMIT {int(location.inlining_row_limit)}",
-        ]
-        if location.metadata_schema:
-            options.append(f"METADATA_SCHEMA {quote_literal(location.metadata_schema)}")
-        uri = quote_literal(f"ducklake:{location.catalog}")
-        try:
-            with_retry(
-                lambda: con.execute(f"ATTACH {uri} AS {ALIAS} ({', '.join(options)})"),
-                what="attaching the lake",
-            )
-        except duckdb.Error as error:
-            raise StoreError(
-                f"Cannot open the lake ({location.describe()}): {error}. Check DRIFTGUARD_HOME, "
-                "DRIFTGUARD_CATALOG and that the catalog server is reachable."
-            ) from error
+        _attach_as(con, location, ALIAS)
         con.execute(f"USE {ALIAS}")
         return cls(con, location)
+
+    def at_snapshot(self, snapshot_id: int) -> Lake:
+        """This lake as it was at ``snapshot_id``, read-only (DuckLake time travel).
+
+        Every query through the returned lake, including other modules' helpers, sees that
+        snapshot's tables, so a past run's report is rebuilt from exactly the state it was
+        made from. It shares this lake's DuckDB instance (a cursor with the catalog attached
+        again at the snapshot under its own name); close it when done (a context manager).
+        """
+        alias = f"{ALIAS}_at_{int(snapshot_id)}_{next(_SNAPSHOT_VIEWS)}"
+        cursor = self.con.cursor()
+        try:
+            _attach_as(cursor, self.location, alias, snapshot=snapshot_id)
+            cursor.execute(f"USE {alias}")
+        except Exception:
+            cursor.close()
+            raise
+        return _SnapshotLake(cursor, self.location, alias)
 
     def close(self) -> None:
         self.con.close()
@@ -329,6 +332,53 @@ class Lake:
                 return work(self)
 
         return with_retry(attempt, what=message or "a lake transaction", attempts=attempts)
+
+
+class _SnapshotLake(Lake):
+    """A read-only view of a lake at one snapshot; closing it detaches the snapshot."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, location: LakeLocation, alias: str):
+        super().__init__(con, location)
+        self.alias = alias
+
+    def close(self) -> None:
+        try:
+            self.con.execute(f"USE {ALIAS}")
+            self.con.execute(f"DETACH {self.alias}")
+        finally:
+            self.con.close()
+
+
+_SNAPSHOT_VIEWS = itertools.count(1)
+
+
+def _attach_as(
+    con: duckdb.DuckDBPyConnection,
+    location: LakeLocation,
+    alias: str,
+    *,
+    snapshot: int | None = None,
+) -> None:
+    """ATTACH the lake's catalog under ``alias`` (read-only at ``snapshot`` when given)."""
+    options = [
+        f"DATA_PATH {quote_literal(location.data_path)}",
+        f"DATA_INLINING_ROW_LIMIT {int(location.inlining_row_limit)}",
+    ]
+    if location.metadata_schema:
+        options.append(f"METADATA_SCHEMA {quote_literal(location.metadata_schema)}")
+    if snapshot is not None:
+        options += [f"SNAPSHOT_VERSION {int(snapshot)}", "READ_ONLY"]
+    uri = quote_literal(f"ducklake:{location.catalog}")
+    try:
+        with_retry(
+            lambda: con.execute(f"ATTACH {uri} AS {alias} ({', '.join(options)})"),
+            what="attaching the lake",
+        )
+    except duckdb.Error as error:
+        raise StoreError(
+            f"Cannot open the lake ({location.describe()}): {error}. Check DRIFTGUARD_HOME, "
+            "DRIFTGUARD_CATALOG and that the catalog server is reachable."
+        ) from error
 
 
 def is_transient(error: BaseException) -> bool:

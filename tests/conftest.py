@@ -49,3 +49,11 @@ def prefect_api():
 def workspace(tmp_path, monkeypatch):
     """A workspace with two small models and their landing folders under tmp_path."""
     return make_workspace(tmp_path, monkeypatch)
+
+
+@pytest.fixture(scope="session")
+def report_world(tmp_path_factory):
+    """A small monitored workspace with governance, for the report tests (built once)."""
+    from tests.report_world import build
+
+    return build(tmp_path_factory.mktemp("report-world"))

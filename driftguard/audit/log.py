@@ -889,9 +889,11 @@ def trail(
     since: datetime | None = None,
     until: datetime | None = None,
     log_id: str | None = None,
+    run_id: str | None = None,
     limit: int | None = 1000,
 ) -> list[AuditEntry]:
-    """Entries by actor and/or resource (``id`` or ``type:id``) in time order, across epochs.
+    """Entries by actor, resource (``id`` or ``type:id``) and/or monitoring run, in time
+    order, across epochs.
 
     ``since`` is inclusive and ``until`` exclusive.
     """
@@ -917,6 +919,9 @@ def trail(
     if log_id is not None:
         where.append("log_id = ?")
         params.append(log_id)
+    if run_id is not None:
+        where.append("run_id = ?")
+        params.append(run_id)
     _range_filter(since, until, where, params)
     return _entries(lake, " AND ".join(where), params, limit=limit)
 

@@ -210,12 +210,12 @@ def trend_chart(
         f'<text x="{left - 4}" y="{top + 4}" text-anchor="end" class="axis">{_fmt(y_max)}</text>',
         f'<text x="{left - 4}" y="{top + plot_h}" text-anchor="end" class="axis">0</text>',
     ]
-    for value, label in bands:
+    for level, name in bands:
         parts.append(
-            f'<line x1="{left}" y1="{y(value):.1f}" x2="{left + plot_w}" y2="{y(value):.1f}" '
+            f'<line x1="{left}" y1="{y(level):.1f}" x2="{left + plot_w}" y2="{y(level):.1f}" '
             f'stroke="#d1d5db" stroke-dasharray="3 3"/><text x="{left + plot_w}" '
-            f'y="{y(value) - 3:.1f}" text-anchor="end" class="axis">{escape(label)} '
-            f"({_fmt(value)})</text>"
+            f'y="{y(level) - 3:.1f}" text-anchor="end" class="axis">{escape(name)} '
+            f"({_fmt(level)})</text>"
         )
     coords = [(left + i * step, y(v)) for i, (_, v) in enumerate(points) if v is not None]
     if len(coords) > 1:
@@ -285,3 +285,73 @@ def breakdown_chart(
         for name, v, w in components
     )
     return _svg(width, height, title, desc, "".join(parts))
+
+
+GRADE_COLOURS = {
+    "A": "#15803d",
+    "B": "#4d7c0f",
+    "C": "#a16207",
+    "D": "#c2410c",
+    "F": "#b91c1c",
+    "–": "#6b7280",
+}
+
+
+def grade_chart(counts: Sequence[tuple[str, int]], *, title: str, width: int = 560) -> Markup:
+    """Vertical bars of how many models hold each grade; each bar is labelled with its count."""
+    height, left, bottom, top = 170, 16, 34, 22
+    plot_w, plot_h = width - 2 * left, height - bottom - top
+    peak = max((n for _, n in counts), default=0) or 1
+    slot = plot_w / max(len(counts), 1)
+    bar_w = slot * 0.56
+    parts = [
+        f'<line x1="{left}" y1="{top + plot_h}" x2="{left + plot_w}" y2="{top + plot_h}" '
+        'stroke="#9ca3af"/>'
+    ]
+    for i, (grade, n) in enumerate(counts):
+        x = left + i * slot + (slot - bar_w) / 2
+        h = plot_h * n / peak
+        colour = GRADE_COLOURS.get(grade, "#6b7280")
+        parts.append(
+            f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w:.1f}" height="{h:.1f}" '
+            f'fill="{colour}"><title>grade {escape(grade)}: {n} model(s)</title></rect>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h - h - 5:.1f}" text-anchor="middle" '
+            f'class="axis">{n}</text>'
+            f'<text x="{x + bar_w / 2:.1f}" y="{top + plot_h + 18}" text-anchor="middle" '
+            f'class="axis grade-label">{escape(grade)}</text>'
+        )
+    desc = "; ".join(f"grade {grade}: {n} model(s)" for grade, n in counts)
+    return _svg(width, height, title, desc, "".join(parts))
+
+
+def sparkline(
+    points: Sequence[tuple[str, float | None]],
+    *,
+    title: str,
+    y_max: float = 100.0,
+    width: int = 120,
+    height: int = 28,
+) -> Markup:
+    """A small line of recent risk scores (oldest first) for a table cell; no axes."""
+    pad = 3
+    values = [(i, v) for i, (_, v) in enumerate(points) if v is not None]
+    step = (width - 2 * pad) / max(len(points) - 1, 1)
+
+    def y(value: float) -> float:
+        return pad + (height - 2 * pad) * (1 - min(max(value, 0), y_max) / y_max)
+
+    parts = []
+    if len(values) > 1:
+        path = " ".join(f"{pad + i * step:.1f},{y(v):.1f}" for i, v in values)
+        parts.append(
+            f'<polyline points="{path}" fill="none" stroke="{CURRENT_COLOUR}" stroke-width="1.5"/>'
+        )
+    if values:
+        i, v = values[-1]
+        parts.append(f'<circle cx="{pad + i * step:.1f}" cy="{y(v):.1f}" r="2.5" fill="#111827"/>')
+    desc = (
+        "; ".join(f"{label}: {'not scored' if v is None else _fmt(v)}" for label, v in points)
+        or "no runs yet"
+    )
+    svg = _svg(width, height, title, desc, "".join(parts))
+    return Markup(str(svg).replace('width="100%"', f'width="{width}" height="{height}"', 1))
