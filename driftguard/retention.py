@@ -193,7 +193,18 @@ def apply_model_retention(
 
 
 def _rewrite_files(lake: Lake, table: str) -> None:
-    """Rewrite data files that carry deletions, so no current file holds deleted rows."""
+    """Rewrite data files that carry deletions, so no current file holds deleted rows.
+
+    Rows inlined in the catalog are first flushed to files: DuckLake 1.5.5 cannot rewrite a
+    table that still has inlined rows (it fails reading their statistics).
+    """
+    with_retry(
+        lambda: lake.execute(
+            f"CALL ducklake_flush_inlined_data({quote_literal(ALIAS)}, "
+            f"table_name => {quote_literal(table)})"
+        ),
+        what=f"flushing the inlined rows of {table}",
+    )
     with_retry(
         lambda: lake.execute(
             f"CALL ducklake_rewrite_data_files({quote_literal(ALIAS)}, {quote_literal(table)}, "
