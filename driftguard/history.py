@@ -268,3 +268,34 @@ def pipeline_stats(runs: Sequence[PipelineRun]) -> PipelineStats:
         max_duration_s=max(durations) if durations else None,
         monitoring_runs=sum(len(r.run_ids) for r in runs),
     )
+
+
+def record_audit_verification(
+    lake: Lake, verification: Mapping[str, Any], *, pipeline_run_id: str | None = None
+) -> None:
+    """Store a verification result (``Verification.as_dict()``) for doctor and the metrics."""
+    lake.transaction(
+        lambda lk: lk.execute(
+            "INSERT INTO audit_verifications VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                datetime.now(UTC),
+                verification["log_id"],
+                verification["status"],
+                verification["size"],
+                verification.get("anchored_size"),
+                verification.get("first_bad_seq"),
+                verification.get("kind"),
+                verification["verdict"],
+                verification["mode"],
+                verification.get("seconds", 0.0),
+                pipeline_run_id,
+            ],
+        ),
+        message="audit verification recorded",
+    )
+
+
+def audit_verifications(lake: Lake, limit: int = 20) -> list[dict[str, Any]]:
+    return lake.records(
+        "SELECT * FROM audit_verifications ORDER BY verified_at DESC LIMIT ?", [limit]
+    )
