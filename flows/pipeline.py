@@ -74,7 +74,7 @@ def _submit(chain: _Chain, config_path: str | None) -> None:
             job.model_id, config_path, window=window, force=job.force, wait_for=upstream
         )
         chain.monitors.append(monitor)
-        chain.events.append(emit_run_events_task.submit(monitor))
+        chain.events.append(emit_run_events_task.submit(monitor, job.model_id))
         upstream = [monitor]  # windows of one model in order: status changes compare in order
 
 

@@ -31,21 +31,17 @@ def emit(events: Sequence[Event | dict[str, Any]]) -> list[str]:
     return emitted
 
 
-def _name() -> str:
-    from prefect.runtime import task_run
-
-    run = task_run.parameters.get("run") or {}
-    return f"events {run.get('model_id', '')}".strip()
-
-
 @task(
     name="emit-events",
-    task_run_name=_name,
+    task_run_name="events {model_id}",
     retries=len(BACKOFF),
     retry_delay_seconds=BACKOFF,
     retry_condition_fn=transient_only,
     timeout_seconds=120,
 )
-def emit_run_events_task(run: dict[str, Any]) -> list[str]:
+def emit_run_events_task(run: dict[str, Any], model_id: str = "") -> list[str]:
     """Emit the events a monitoring run announced (``run["events"]``)."""
-    return emit(run.get("events") or [])
+    from tasks.runtime import step
+
+    with step("events", model_id=model_id or run.get("model_id"), run_id=run.get("run_id")):
+        return emit(run.get("events") or [])
