@@ -27,6 +27,9 @@ def setup_logging() -> None:
     global _configured
     if _configured:
         return
+    if any(getattr(h, "_driftguard", False) for h in logging.getLogger("driftguard").handlers):
+        _configured = True  # the command line already set logging up (format and level)
+        return
     fmt = os.environ.get("DRIFTGUARD_LOG_FORMAT", "human")
     configure_logging(fmt if fmt in ("human", "json") else "human", verbose=True)
     _configured = True
