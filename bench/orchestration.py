@@ -37,8 +37,12 @@ VARIANTS = ("local", "prefect-ephemeral", "prefect-server", "prefect-server-limi
 
 
 def prepare(work: Path, rows_per_model: int) -> Path:
-    """A home with the example config, simulated logs, registered models and policies."""
-    home = work / "template"
+    """A home with the example config, simulated logs, registered models and policies.
+
+    Variants run in this same folder (a lake cannot be moved: its catalog records the data
+    path), restored from a copy before each.
+    """
+    home = work / "home"
     os.environ["DRIFTGUARD_HOME"] = str(home)
     os.environ["DRIFTGUARD_PII_KEY"] = "bench-pii-key-0123456789abcdef"
     from driftguard.cli.demo import set_up_governance
@@ -112,8 +116,10 @@ def main() -> None:
 
     stack = None
     try:
-        template = prepare(work, args.rows_per_model)
-        total_rows = _count_rows(template)
+        home = prepare(work, args.rows_per_model)
+        total_rows = _count_rows(home)
+        template = work / "template"
+        shutil.copytree(home, template)
         # migrate the Prefect database once, so the ephemeral variant does not pay for it
         measure("bench.orchestration_warmup")
         results: dict[str, list[dict]] = {}
@@ -123,9 +129,9 @@ def main() -> None:
             env={"PREFECT_HOME": str(work / "server-prefect-home")},
         )
         stack.start_server(timeout=240)
-        for attempt in range(args.repeat):
+        for _ in range(args.repeat):
             for variant in VARIANTS:
-                home = work / f"{variant}-{attempt}"
+                shutil.rmtree(home)
                 shutil.copytree(template, home)
                 os.environ.pop("DRIFTGUARD_LAKE_WRITE_SLOTS", None)
                 if variant.startswith("prefect-server"):
@@ -138,7 +144,6 @@ def main() -> None:
                 results.setdefault(variant, []).append(
                     measure("bench.orchestration", variant, str(home))
                 )
-                shutil.rmtree(home)
         os.environ.pop("PREFECT_API_URL", None)
     finally:
         if stack is not None:

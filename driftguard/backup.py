@@ -14,8 +14,10 @@
 
 ``restore(DIR)`` checks every checksum, refuses to overwrite an existing lake unless asked
 (the old one is then moved aside, never deleted), copies the catalog back through the child
-process and the data files into the data path. Afterwards ``driftguard audit verify
---checkpoint <the manifest's checkpoint>`` proves the restored audit log is the one backed up.
+process and the data files into the data path. The restored catalog records the configured
+data path, so a backup can be restored into another home or onto another machine.
+Afterwards ``driftguard audit verify --checkpoint <the manifest's checkpoint>`` proves the
+restored audit log is the one backed up.
 
 Backups and retention's file clean-up must not overlap (clean-up deletes files an older catalog
 copy may reference), so both take the lake's maintenance lock (a file lock in the home).
@@ -274,6 +276,6 @@ def restore(
                     os.replace(part, moved_to / part.name)
             if data.exists():
                 shutil.move(str(data), str(moved_to / DATA))
-        _child("copy", str(source / CATALOG), str(catalog))
+        _child("copy", str(source / CATALOG), str(catalog), location.data_path)
         shutil.copytree(source / DATA, data, dirs_exist_ok=True)
     return info, moved_to

@@ -9,7 +9,8 @@ commit (WAL mode lets them go on writing).
 
 Usage (prints JSON on stdout)::
 
-    python -m driftguard.backup_sqlite copy SRC DST     # -> {"files": [...], "snapshot_id": n}
+    python -m driftguard.backup_sqlite copy SRC DST [DATA_PATH]
+                                                  # -> {"files": [...], "snapshot_id": n}
     python -m driftguard.backup_sqlite files CATALOG    # data files the catalog references
 
 ``files`` are the paths of every data and delete file any kept snapshot references, relative
@@ -53,8 +54,13 @@ def snapshot_id(db: sqlite3.Connection) -> int | None:
     return int(row[0]) if row and row[0] is not None else None
 
 
-def copy(source: Path, target: Path) -> dict[str, object]:
-    """Back ``source`` up into ``target`` (which must not exist) with the online backup API."""
+def copy(source: Path, target: Path, data_path: str | None = None) -> dict[str, object]:
+    """Back ``source`` up into ``target`` (which must not exist) with the online backup API.
+
+    With ``data_path`` the copy records that folder as the lake's data path (a restore into
+    another home: DuckLake refuses to attach a catalog whose recorded data path differs; the
+    data files' own paths are relative to it, so they follow).
+    """
     if target.exists():
         raise FileExistsError(f"{target} exists")
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -63,14 +69,20 @@ def copy(source: Path, target: Path) -> dict[str, object]:
         contextlib.closing(sqlite3.connect(target)) as dst,
     ):
         src.backup(dst)
+        if data_path is not None:
+            with dst:
+                dst.execute(
+                    "UPDATE ducklake_metadata SET value = ? WHERE key = 'data_path'", [data_path]
+                )
         # the copy keeps WAL mode, so concurrent flow runs keep working on a restored catalog
         dst.execute("PRAGMA journal_mode=WAL")
         return {"files": referenced_files(dst), "snapshot_id": snapshot_id(dst)}
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) == 3 and argv[0] == "copy":
-        print(json.dumps(copy(Path(argv[1]), Path(argv[2]))))
+    if len(argv) in (3, 4) and argv[0] == "copy":
+        data_path = argv[3] if len(argv) == 4 else None
+        print(json.dumps(copy(Path(argv[1]), Path(argv[2]), data_path)))
         return 0
     if len(argv) == 2 and argv[0] == "files":
         with contextlib.closing(sqlite3.connect(f"file:{argv[1]}?mode=ro", uri=True)) as db:

@@ -75,6 +75,18 @@ def test_restore_drill(filled, tmp_path):
         # and the restored lake accepts new work
         run_monitoring(lake, ws.config, "credit", ws.settings, as_of=NOW, force=True)
 
+    # onto another machine: a different home and data path
+    other = ws.settings.model_copy(update={"home": tmp_path / "elsewhere"})
+    restore(other, ws.config.lake, tmp_path / "backup")
+    from driftguard.store import Lake
+
+    with Lake.open(other, ws.config.lake) as lake:
+        assert (
+            lake.fetchone("SELECT count(*) FROM predictions__credit")[0]
+            == counts["predictions__credit"]
+        )
+        assert audit.verify(lake, checkpoints=audit.find_checkpoints(before)).status == "ok"
+
     # a damaged backup is refused before anything is touched
     parquet = next((tmp_path / "backup" / "lake").rglob("*.parquet"))
     original = parquet.read_bytes()
