@@ -74,8 +74,13 @@ class Event:
         return {"event": self.name, "resource": self.resource(), "payload": self.payload}
 
 
+def _plain(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def _json_safe(value: Any) -> Any:
-    return json.loads(json.dumps(value, default=str))
+    """JSON types only; times as ISO 8601 (what automations' templates and consumers parse)."""
+    return json.loads(json.dumps(value, default=_plain))
 
 
 def _run_payload(run: Mapping[str, Any]) -> dict[str, Any]:
