@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from driftguard.cli import app
@@ -80,6 +81,7 @@ def test_doctor_fails_on_a_broken_config(tmp_path, monkeypatch):
     assert checks["config"] == "fail" and checks["catalog"] == "skipped"
 
 
+@pytest.mark.slow  # make e2e: command plumbing; the restore drill itself runs in make test
 def test_metrics_backup_restore_and_retention_commands(workspace, tmp_path):
     with workspace.open_lake():
         pass  # an empty lake: the commands' plumbing is what is tested here

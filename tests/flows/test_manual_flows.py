@@ -131,6 +131,7 @@ def test_governance_flows_emit_their_events(ws):
     assert report["scenarios"][0]["candidate"] == "block"  # 0.3 > 0.1
 
 
+@pytest.mark.slow  # make e2e: flows beyond the must-show fleet and governance runs
 def test_backfill_verify_and_retention_flows(ws):
     from flows.manual import apply_retention, verify_audit
     from flows.monitor import BackfillRange, backfill, monitor_model

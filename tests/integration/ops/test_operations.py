@@ -50,6 +50,7 @@ def ws(tmp_path, monkeypatch):
     return workspace
 
 
+@pytest.mark.slow  # make e2e: rewrites and expires files (the refusal rules are unit tests)
 def test_retention_deletes_old_raw_rows_keeps_results_and_audits_itself(ws, tmp_path):
     cutoff = NOW - timedelta(days=2)
     with ws.open_lake() as lake:
