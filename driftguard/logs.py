@@ -158,6 +158,11 @@ def configure_logging(
     handler._driftguard = True  # type: ignore[attr-defined]
     handler.setFormatter(JsonFormatter() if fmt == "json" else HumanFormatter())
     handler.addFilter(ContextFilter())
+    # handlers others attached (Prefect's API handler with PREFECT_LOGGING_EXTRA_LOGGERS=
+    # driftguard ships these records to the UI) get the context and the redaction too
+    for other in logger.handlers:
+        if not any(isinstance(f, ContextFilter) for f in other.filters):
+            other.addFilter(ContextFilter())
     logger.addHandler(handler)
     logger.setLevel(logging.INFO if verbose else logging.WARNING)
     logger.propagate = propagate

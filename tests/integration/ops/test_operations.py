@@ -183,3 +183,20 @@ def test_history_events_and_metrics(ws, tmp_path, monkeypatch):
     assert samples[("driftguard_model_rows_ingested", (("model", "credit"),))] > 0
     assert ("driftguard_audit_chain_length", ()) in samples
     assert list(metrics_file.parent.glob(".*tmp")) == []  # no temporary file left behind
+
+
+@pytest.mark.slow  # make e2e: the same steps as the flow test, without Prefect
+def test_the_fleet_pipeline_without_prefect(ws, tmp_path, monkeypatch):
+    from driftguard.local import run_fleet_locally
+
+    monkeypatch.setenv("DRIFTGUARD_METRICS_PATH", str(tmp_path / "local.prom"))
+    summary = run_fleet_locally(ws, as_of=NOW)
+    assert summary["status"] == "completed" and summary["failed"] == {}
+    assert {r["model_id"] for r in summary["runs"]} == {"credit", "churn"}
+    assert summary["checkpoint"].startswith("driftguard-audit-checkpoint/1 ")
+    churn = next(r for r in summary["runs"] if r["model_id"] == "churn")
+    assert DRIFT_DETECTED in [e["event"] for e in churn["events"]]  # decided, not emitted
+    with ws.open_lake() as lake:
+        (record,) = list_pipeline_runs(lake)
+    assert (record.orchestrator, record.status, len(record.run_ids)) == ("local", "completed", 2)
+    assert (tmp_path / "local.prom").exists()
