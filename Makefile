@@ -55,6 +55,7 @@ serve: install
 bench: install-dev
 	$(PY) bench/ingest.py
 	$(PY) bench/audit.py
+	$(PY) bench/orchestration.py
 
 # Regenerate the lock files after changing pyproject.toml dependencies.
 lock: $(VENV)/bin/python

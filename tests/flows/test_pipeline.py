@@ -10,6 +10,7 @@ import logging
 import time
 
 import pytest
+import yaml
 
 from driftguard import audit
 from driftguard.audit.signing import HMAC_KEY_ENV
@@ -36,15 +37,9 @@ def fleet(tmp_path, monkeypatch):
         {"id": "psi-spike", "when": {"measure": "drift.max_psi", "above": 0.5}, "models": ["fraud"]}
     ]
     ws = make_workspace(tmp_path, monkeypatch, models)
-    config = ws.config_path.read_text()
-    ws.config_path.write_text(
-        config
-        + "\n"
-        + json.dumps({"kill_switches": {"rules": rules}})[1:-1].replace(
-            '"kill_switches": ', "kill_switches: "
-        )
-        + "\n"
-    )
+    data = yaml.safe_load(ws.config_path.read_text())
+    data["kill_switches"] = {"rules": rules}
+    ws.config_path.write_text(yaml.safe_dump(data))
     monkeypatch.setenv(HMAC_KEY_ENV, "fleet-test-hmac-secret-0123456789")
     monkeypatch.setenv("DRIFTGUARD_METRICS_PATH", str(tmp_path / "metrics" / "dg.prom"))
     from driftguard.workspace import Workspace
