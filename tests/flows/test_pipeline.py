@@ -4,6 +4,7 @@ the artifacts, the JSON logs and the audit chain."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import logging
@@ -156,6 +157,11 @@ def test_fleet_run_with_a_kill_switch_and_a_failing_model(fleet, json_records):
     assert "churn failed:" in summary.data and "broken.parquet" in summary.data
     table = keyed["driftguard-pipeline-monitor-fleet-all-models"]
     assert {row["model"] for row in json.loads(table.data)} == {"credit", "churn", "fraud"}
+
+    if importlib.util.find_spec("tasks.report") is not None:  # once the report tasks exist
+        assert any(k.startswith("driftguard-") and "report" in k for k in keyed), sorted(keyed)
+        reports = sorted((fleet.settings.home / "reports").rglob("report.html"))
+        assert len(reports) == 2  # credit and fraud; churn failed before monitoring
 
     # the metrics textfile was written at the end of the run
     prom = (fleet.settings.home.parent / "metrics" / "dg.prom").read_text()
