@@ -57,6 +57,7 @@ bench: install-dev
 	$(PY) bench/ingest.py
 	$(PY) bench/audit.py
 	$(PY) bench/report.py
+	$(PY) bench/orchestration.py
 
 # Regenerate the lock files after changing pyproject.toml dependencies.
 lock: $(VENV)/bin/python

@@ -559,6 +559,48 @@ class DriftSettings(_Strict):
         return value
 
 
+# --------------------------------------------------------------------------- operations
+
+
+class RetentionSettings(_Strict):
+    """How long one model's raw data is kept (README "Operations: data retention")."""
+
+    #: Prediction logs, labels and quarantined rows older than this many days are deleted by
+    #: the retention flow; aggregated results and audit entries are kept. None: keep forever.
+    raw_days: int | None = Field(None, ge=1)
+
+
+class RetentionDefaults(_DurationFields):
+    """Retention for the whole lake: the default per model and how long snapshots live."""
+
+    #: Default ``raw_days`` for models that do not set their own (None: keep forever).
+    raw_days: int | None = Field(None, ge=1)
+    #: Lake snapshots older than this are expired and their unreferenced files deleted. A
+    #: report can only be re-rendered from its run's snapshot while that snapshot exists, and
+    #: deleted raw rows leave the data files only once no kept snapshot still references them.
+    keep_snapshots: timedelta = timedelta(days=30)
+
+
+class OperationsConfig(_Strict):
+    """Metrics, retention and health checks (README "Operations")."""
+
+    #: Prometheus node-exporter textfile written after every pipeline run (``{home}`` allowed;
+    #: the file name must end in .prom); null disables it. DRIFTGUARD_METRICS_PATH overrides.
+    metrics_path: str | None = "{home}/metrics/driftguard.prom"
+    retention: RetentionDefaults = Field(default_factory=RetentionDefaults)
+    #: ``driftguard doctor`` fails when the home or data folder has less free space (MB).
+    min_free_disk_mb: int = Field(1024, ge=0)
+
+    @field_validator("metrics_path")
+    @classmethod
+    def _prom_suffix(cls, value: str | None) -> str | None:
+        if value is not None and not value.endswith(".prom"):
+            raise ValueError(
+                "the node-exporter textfile collector only reads files ending in .prom"
+            )
+        return value
+
+
 # --------------------------------------------------------------------------- models
 
 
@@ -619,6 +661,8 @@ class ModelConfig(_DurationFields):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     performance: PerformanceSettings = Field(default_factory=PerformanceSettings)
     risk: RiskSettings = Field(default_factory=RiskSettings)
+    #: Raw-data retention of this model (default: ``operations.retention.raw_days``).
+    retention: RetentionSettings = Field(default_factory=RetentionSettings)
 
     @field_validator("recipients")
     @classmethod
@@ -994,6 +1038,7 @@ class Config(_Strict):
     governance: GovernanceConfig = Field(default_factory=GovernanceConfig)
     kill_switches: KillSwitchConfig = Field(default_factory=KillSwitchConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    operations: OperationsConfig = Field(default_factory=OperationsConfig)
     models: list[ModelConfig]
 
     @model_validator(mode="after")
@@ -1030,6 +1075,11 @@ class Config(_Strict):
         if not wanted:
             return list(self.models)
         return [self.model(i) for i in wanted]
+
+    def raw_days(self, model_id: str) -> int | None:
+        """Days of raw data kept for a model: its own setting, else the operations default."""
+        own = self.model(model_id).retention.raw_days
+        return own if own is not None else self.operations.retention.raw_days
 
     def digest(self) -> str:
         """SHA-256 of the canonical JSON of this config: reports cite it."""

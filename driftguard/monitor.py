@@ -232,10 +232,13 @@ def run_monitoring(
             for hook in AFTER_RUN:
                 hook(lk, ctx, run)
 
-        lake.transaction(write, message=commit_message(run.run_id), author=ctx.actor)
-    run.snapshot_id = lake.last_committed_snapshot()
-    for after in AFTER_COMMIT:
-        after(lake, ctx, run)
+        with log_context(step="commit"):
+            lake.transaction(write, message=commit_message(run.run_id), author=ctx.actor)
+            run.snapshot_id = lake.last_committed_snapshot()
+            log.info("committed run in snapshot %s", run.snapshot_id)
+        with log_context(step="publish"):
+            for after in AFTER_COMMIT:
+                after(lake, ctx, run)
     return run
 
 

@@ -525,6 +525,56 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        9,
+        "pipeline runs, audit verifications, retention",
+        (
+            """CREATE TABLE IF NOT EXISTS pipeline_runs (
+                pipeline_run_id VARCHAR NOT NULL,  -- the Prefect flow run id, or a local id
+                flow VARCHAR NOT NULL,            -- monitor-fleet | monitor-model | ...
+                name VARCHAR NOT NULL,            -- what it did, e.g. "monitor fleet (daily)"
+                orchestrator VARCHAR NOT NULL,    -- prefect | local
+                parameters_json VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,          -- running | completed | failed
+                started_at TIMESTAMPTZ NOT NULL,
+                finished_at TIMESTAMPTZ,
+                duration_s DOUBLE,
+                models_json VARCHAR,              -- models the run covered
+                failed_json VARCHAR,              -- model id -> why it failed
+                run_ids_json VARCHAR,             -- DriftGuard monitoring run ids it produced
+                findings INTEGER,
+                alerts INTEGER,                   -- kill-switch alerts and events emitted
+                rows_ingested BIGINT,
+                rows_quarantined BIGINT,
+                message VARCHAR
+            )""",
+            """CREATE TABLE IF NOT EXISTS audit_verifications (
+                verified_at TIMESTAMPTZ NOT NULL,
+                log_id VARCHAR NOT NULL,
+                status VARCHAR NOT NULL,          -- ok | unanchored | tampered
+                size BIGINT NOT NULL,
+                anchored_size BIGINT,
+                first_bad_seq BIGINT,
+                kind VARCHAR,
+                verdict VARCHAR NOT NULL,
+                mode VARCHAR NOT NULL,
+                seconds DOUBLE NOT NULL,
+                pipeline_run_id VARCHAR
+            )""",
+            """CREATE TABLE IF NOT EXISTS retention_runs (
+                model_id VARCHAR NOT NULL,
+                cutoff TIMESTAMPTZ NOT NULL,      -- raw rows before this were deleted
+                predictions_deleted BIGINT NOT NULL,
+                labels_deleted BIGINT NOT NULL,
+                quarantine_deleted BIGINT NOT NULL,
+                actor VARCHAR NOT NULL,
+                applied_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
 # branches add migrations independently; they apply in version order
 MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.version))
 LATEST_VERSION = MIGRATIONS[-1].version

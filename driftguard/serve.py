@@ -95,6 +95,9 @@ class LocalStack:
     def child_env(self) -> dict[str, str]:
         env = dict(os.environ)
         env.setdefault("PREFECT_HOME", str(self.home / "prefect"))
+        env.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
+        # DriftGuard's own log records also go to the flow run's logs in the UI
+        env.setdefault("PREFECT_LOGGING_EXTRA_LOGGERS", "driftguard")
         env.update(
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_API_URL=self.url,
@@ -161,7 +164,41 @@ class LocalStack:
         )
         if run.returncode != 0:
             raise PrefectUnavailable(f"prefect deploy failed: {run.stdout}{run.stderr}")
+        self.ensure_write_limit()
         return [d["name"] for d in api_request(self.url, "POST", "/deployments/filter", {})]
+
+    def deployments(self) -> list[str]:
+        """``flow-name/deployment-name`` of every deployment on the server, sorted."""
+        flows = {f["id"]: f["name"] for f in api_request(self.url, "POST", "/flows/filter", {})}
+        return sorted(
+            f"{flows.get(d['flow_id'], '?')}/{d['name']}"
+            for d in api_request(self.url, "POST", "/deployments/filter", {})
+        )
+
+    def ensure_write_limit(self) -> int | None:
+        """Create (or resize) the global concurrency limit lake-writing tasks occupy when
+        DRIFTGUARD_LAKE_WRITE_SLOTS is a positive number; returns the limit or None."""
+        slots = int(self.child_env().get("DRIFTGUARD_LAKE_WRITE_SLOTS", "0") or 0)
+        if slots <= 0:
+            return None
+        name = "driftguard-lake-writes"
+        try:
+            api_request(
+                self.url,
+                "PATCH",
+                f"/v2/concurrency_limits/{name}",
+                {"limit": slots, "active": True},
+            )
+        except urllib.error.HTTPError as error:
+            if error.code != 404:
+                raise
+            api_request(
+                self.url,
+                "POST",
+                "/v2/concurrency_limits/",
+                {"name": name, "limit": slots, "active": True},
+            )
+        return slots
 
     def start_worker(self, query_seconds: int = 10) -> subprocess.Popen:
         env_args = [

@@ -6,10 +6,16 @@ from typing import Any
 
 from prefect import task
 
+from driftguard.errors import DataError
 from driftguard.ingest import ingest_model
 from driftguard.workspace import Workspace
 from tasks.audit import load_audit_keys
 from tasks.retry import BACKOFF, transient_only
+from tasks.runtime import lake_write_slot, step
+
+
+class IngestIncomplete(DataError):
+    """Some files of a model could not be read; the others were ingested."""
 
 
 @task(
@@ -20,10 +26,25 @@ from tasks.retry import BACKOFF, transient_only
     retry_condition_fn=transient_only,
     timeout_seconds=3600,
 )
-def ingest_model_task(model_id: str, config_path: str | None = None) -> dict[str, Any]:
-    """Ingest every new file of one model; returns the ingestion report as a dict."""
+def ingest_model_task(
+    model_id: str, config_path: str | None = None, strict: bool = False
+) -> dict[str, Any]:
+    """Ingest every new file of one model; returns the ingestion report as a dict.
+
+    With ``strict`` a file that could not be read fails the task (after the good files were
+    committed), so the model is not monitored on incomplete data: a missing file would look
+    like a volume drop and could trip a kill switch. Not retried: the file must be fixed.
+    """
     load_audit_keys()  # each batch's audit entry is sealed with them
-    ws = Workspace.load(config_path)
-    with ws.open_lake() as lake:
-        report = ingest_model(lake, ws.config.model(model_id), ws.settings, base=ws.base)
-    return report.as_dict()
+    with step("ingest", model_id=model_id):
+        ws = Workspace.load(config_path)
+        with lake_write_slot(), ws.open_lake() as lake:
+            report = ingest_model(lake, ws.config.model(model_id), ws.settings, base=ws.base)
+    data = report.as_dict()
+    if strict and report.failed:
+        failures = "; ".join(f"{f.source_path}: {f.message}" for f in report.failed)
+        raise IngestIncomplete(
+            f"{model_id}: {len(report.failed)} file(s) could not be ingested ({failures}). "
+            "The other files were ingested; fix or remove the bad file(s) and re-run."
+        )
+    return data

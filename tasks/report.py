@@ -30,6 +30,7 @@ from driftguard.report.render import render_reports
 from driftguard.workspace import Workspace
 from tasks.audit import load_audit_keys
 from tasks.retry import BACKOFF, is_transient_failure, transient_only
+from tasks.runtime import lake_write_slot, step
 
 log = logging.getLogger(__name__)
 
@@ -103,10 +104,11 @@ def smtp_transient_only(task: Any, task_run: Any, state: Any) -> bool:
 )
 def render_reports_task(run_ids: list[str], config_path: str | None = None) -> dict[str, Any]:
     """Render each run's HTML report and the fleet report; returns their paths and metadata."""
-    load_audit_keys()  # verification uses the trusted keys, if any
-    ws = Workspace.load(config_path)
-    with ws.open_lake() as lake:
-        return render_reports(lake, ws.config, ws.settings, run_ids)
+    with step("report", runs=len(run_ids)):
+        load_audit_keys()  # verification uses the trusted keys, if any
+        ws = Workspace.load(config_path)
+        with ws.open_lake() as lake:  # reads only: the reports come from the runs' snapshots
+            return render_reports(lake, ws.config, ws.settings, run_ids)
 
 
 @task(
@@ -119,13 +121,18 @@ def render_reports_task(run_ids: list[str], config_path: str | None = None) -> d
 def publish_artifacts_task(report: dict[str, Any]) -> None:
     """Markdown summary, table of models and risk, and links to the HTML reports, keyed per
     model so the Prefect UI keeps their history."""
+    with step("artifacts"):
+        _publish(artifact_plan(report))
+
+
+def _publish(plan: list[dict[str, Any]]) -> None:
     from prefect.artifacts import (
         create_link_artifact,
         create_markdown_artifact,
         create_table_artifact,
     )
 
-    for item in artifact_plan(report):
+    for item in plan:
         if item["type"] == "markdown":
             create_markdown_artifact(
                 key=item["key"], markdown=item["markdown"], description=item["description"]
@@ -156,9 +163,10 @@ def notify_task(report: dict[str, Any], config_path: str | None = None) -> dict[
     Returns the delivery summary; raises :class:`DeliveryIncomplete` (retried when transient)
     if a message could not be sent. Undelivered messages stay in ``<home>/outbox/undelivered``.
     """
-    load_smtp_settings()
-    load_audit_keys()  # delivery audit entries are sealed with the signing key
-    ws = Workspace.load(config_path)
-    smtp = SmtpSettings.from_env()
-    with ws.open_lake() as lake:
-        return deliver_reports(lake, ws.config, ws.settings, report, smtp=smtp)
+    with step("notify"):
+        load_smtp_settings()
+        load_audit_keys()  # delivery audit entries are sealed with the signing key
+        ws = Workspace.load(config_path)
+        smtp = SmtpSettings.from_env()
+        with lake_write_slot(), ws.open_lake() as lake:
+            return deliver_reports(lake, ws.config, ws.settings, report, smtp=smtp)

@@ -14,6 +14,7 @@ from driftguard.cli import (  # noqa: F401  (each module registers its commands)
     killswitch_cmd,
     lake,
     monitor_cmd,
+    ops_cmd,
     report_cmd,
     serve_cmd,
 )

@@ -12,10 +12,18 @@ import typer
 
 from driftguard.cli._common import app, console, load_workspace, print_table
 from driftguard.cli._prefect import prepare_prefect_env
-from driftguard.cli.lake import example_config_text, status, wipe_home
+from driftguard.cli.lake import example_config_text, wipe_home
 from driftguard.config import Settings
 from driftguard.simulate import SimulationRefused, simulate_model
 from driftguard.workspace import Workspace, mark_home, resolve_config_path
+
+#: The demo's governance: who does what (names from the example config's roles).
+DEMO_ENGINEER = "demo"
+DEMO_APPROVER = "carol"
+DEMO_POLICIES = (
+    ("acme-baseline", "global", "internal-lenient"),
+    ("acme-credit", "model_type:credit-scoring", "credit-strict"),
+)
 
 
 @app.command()
@@ -26,11 +34,15 @@ def demo(
     use_prefect: bool = typer.Option(
         True, "--prefect/--no-prefect", help="Run the flow through Prefect (ephemeral API)."
     ),
+    rows_per_day: int = typer.Option(
+        None, "--rows-per-day", help="Override every model's simulated predictions per day."
+    ),
 ) -> None:
     """Run DriftGuard end to end on simulated logs for three models.
 
-    Writes an example config if there is none, simulates 14 days of logs per model, runs the
-    Prefect flow monitor-fleet (ingest, then monitor) and prints what the lake holds.
+    Writes an example config if there is none, simulates 14 days of logs per model, registers
+    the models and activates two policies, runs the Prefect flow monitor-fleet (ingest,
+    monitor, govern, audit checkpoint, report, notify) and prints where the results are.
     Example: driftguard demo --fresh
     """
     settings = Settings.from_env()
@@ -52,8 +64,11 @@ def demo(
     console.rule("1. simulate prediction logs")
     with ws.open_lake() as lake:
         for model in ws.config.models:
+            spec = model.simulation
+            if rows_per_day and spec is not None:
+                spec = spec.model_copy(update={"rows_per_day": rows_per_day})
             try:
-                result = simulate_model(model, ws.settings, lake=lake, base=ws.base)
+                result = simulate_model(model, ws.settings, lake=lake, spec=spec, base=ws.base)
             except SimulationRefused as refused:
                 console.print(f"{model.id}: kept existing logs ({refused})")
                 continue
@@ -62,11 +77,21 @@ def demo(
                 f"{len(result.files)} files"
             )
 
-    console.rule("2. ingest and monitor" + (" (Prefect flow monitor-fleet)" if use_prefect else ""))
+    console.rule("2. governance: register the models, activate policies")
+    with ws.open_lake() as lake:
+        for line in set_up_governance(lake, ws):
+            console.print(line)
+
+    console.rule(
+        "3. ingest, monitor, govern, checkpoint, report"
+        + (" (Prefect flow monitor-fleet)" if use_prefect else " (without Prefect)")
+    )
     started = time.perf_counter()
-    runs = _run_pipeline(ws, config_path, use_prefect)
+    summary = run_pipeline(ws, config_path, use_prefect)
+    elapsed = time.perf_counter() - started
+    runs = summary["runs"]
     print_table(
-        f"Monitoring runs ({time.perf_counter() - started:.1f} s)",
+        f"Monitoring runs ({elapsed:.1f} s)",
         ["model", "run", "rows", "reference rows", "risk", "drifted features", "findings"],
         [
             (
@@ -81,28 +106,120 @@ def demo(
             for r in runs
         ],
     )
+    for model_id, why in summary["failed"].items():
+        console.print(f"[red]{model_id} failed:[/] {why}")
+    for problem in summary.get("problems", []):
+        console.print(f"[red]{problem}[/]")
+    for run in runs:
+        for alert in (run["summary"].get("killswitch") or {}).get("alerts", []):
+            console.print(f"[bold red]kill switch:[/] {alert['reason']}", highlight=False)
 
-    console.rule("3. lake status")
-    status(as_json=False)
-    console.print(f"home: {ws.settings.home.resolve()}  config: {config_path}")
+    console.rule("4. results")
+    for label, path in result_paths(ws, summary):
+        console.print(f"{label:<22} {path}", markup=False)
+    console.print(
+        "next: `driftguard runs`, `driftguard audit verify`, `driftguard killswitch list`, "
+        "`driftguard doctor`; `driftguard serve` runs the schedules with the Prefect UI."
+    )
+    if summary["failed"] or summary.get("problems"):
+        raise typer.Exit(1)
 
 
-def _run_pipeline(ws: Workspace, config_path: Path, use_prefect: bool) -> list[dict[str, Any]]:
-    """Ingest and monitor every model: through the Prefect flow, or directly."""
+def set_up_governance(lake: Any, ws: Workspace) -> list[str]:
+    """Register every model version (draft) and activate the demo policies; idempotent."""
+    from driftguard.governance import policy as policies
+    from driftguard.governance import registry
+
+    lines = []
+    for model in ws.config.models:
+        try:
+            registry.get_model_version(lake, model.id, model.version)
+            lines.append(f"{model.id} {model.version}: already registered")
+        except registry.ModelNotRegistered:
+            registry.register_model(lake, ws.config, model.id, actor=DEMO_ENGINEER)
+            lines.append(f"{model.id} {model.version}: registered by {DEMO_ENGINEER}")
+    active = policies.active_policies(lake)
+    for name, scope, template in DEMO_POLICIES:
+        kind, _, value = scope.partition(":")
+        if (kind, value) in active:
+            lines.append(f"policy for {scope}: {active[(kind, value)][0]} already active")
+            continue
+        try:
+            policies.get_policy(lake, name)
+        except policies.PolicyNotFound:
+            policies.create_policy(
+                lake, ws.config, name, scope=scope, template=template, actor=DEMO_APPROVER
+            )
+        policies.activate_policy(lake, ws.config, name, actor=DEMO_APPROVER, reason="demo set-up")
+        lines.append(f"policy {name} (template {template}) active for {scope}")
+    return lines
+
+
+def run_pipeline(ws: Workspace, config_path: Path, use_prefect: bool) -> dict[str, Any]:
+    """The fleet pipeline through the Prefect flow, or the same steps without Prefect."""
     if use_prefect:
         prepare_prefect_env(ws.settings.home)
         from flows.monitor import monitor_fleet
 
-        return monitor_fleet(config_path=str(config_path))
-    from driftguard.ingest import ingest_model
-    from driftguard.monitor import run_monitoring
+        state = monitor_fleet(config_path=str(config_path), return_state=True)
+        if state.is_completed():
+            return state.result()
+        return _summary_after_failure(ws, str(state.state_details.flow_run_id), state.message)
+    from driftguard.local import run_fleet_locally
+
+    return run_fleet_locally(ws)
+
+
+def _summary_after_failure(ws: Workspace, pipeline_run_id: str, message: str | None) -> dict:
+    """What a failed flow run left in the lake (its result is the exception)."""
+    from driftguard.history import get_pipeline_run
+    from driftguard.monitor import load_run
 
     with ws.open_lake() as lake:
-        for model in ws.config.models:
-            ingest_model(lake, model, ws.settings, base=ws.base)
-        return [
-            run_monitoring(lake, ws.config, m.id, ws.settings).as_dict() for m in ws.config.models
-        ]
+        record = get_pipeline_run(lake, pipeline_run_id)
+        runs = [load_run(lake, run_id).as_dict() for run_id in record.run_ids]
+    return {
+        "runs": runs,
+        "failed": record.failed,
+        "problems": [] if record.failed else [message or "the flow run failed"],
+        "report": None,
+        "metrics_path": None,
+    }
+
+
+def result_paths(ws: Workspace, summary: dict[str, Any]) -> list[tuple[str, str]]:
+    """Where to look: reports (when rendered), outbox, metrics, kill-switch export, lake."""
+    from driftguard.governance.killswitch import export_path
+    from driftguard.prometheus import metrics_path
+    from driftguard.store import LakeLocation
+
+    home = ws.settings.home.resolve()
+    paths: list[tuple[str, str]] = []
+    reports = home / "reports"
+    for run in summary.get("runs") or []:
+        for found in sorted(reports.glob(f"*/{run['run_id']}/*.html")) if reports.exists() else []:
+            paths.append((f"report {run['model_id']}", str(found)))
+    fleet = (summary.get("report") or {}).get("fleet")
+    if isinstance(fleet, dict):
+        fleet = fleet.get("path")
+    if fleet:
+        paths.append(("fleet report", str(fleet)))
+    if not paths:
+        paths.append(("reports", "(not rendered: the report tasks are not installed)"))
+    elif (reports / "index.html").exists():
+        paths.append(("report index", str(reports / "index.html")))
+    outbox = home / "outbox"
+    paths.append(("outbox", str(outbox) + ("" if outbox.exists() else " (no e-mail yet)")))
+    metrics = metrics_path(ws.config, ws.settings)
+    if metrics is not None:
+        paths.append(("metrics textfile", str(metrics)))
+    ks = export_path(ws.config, ws.settings)
+    if ks.exists():
+        paths.append(("kill-switch export", str(ks)))
+    location = LakeLocation.resolve(ws.settings, ws.config.lake)
+    paths.append(("lake", location.describe()))
+    paths.append(("config", str(ws.config_path)))
+    return paths
 
 
 def _risk_text(risk: dict[str, Any]) -> str:

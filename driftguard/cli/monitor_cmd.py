@@ -1,4 +1,4 @@
-"""``driftguard monitor`` and ``driftguard runs``."""
+"""``driftguard monitor`` (``driftguard runs`` lives in ops_cmd with the run history)."""
 
 from __future__ import annotations
 
@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 
 import typer
 
-from driftguard.cli._common import app, console, load_workspace, print_json, print_table
+from driftguard.cli._common import app, console, load_workspace, print_json
 from driftguard.cli.drift_cmd import print_drift_rows
 from driftguard.config import Window
-from driftguard.monitor import recent_runs, run_monitoring
+from driftguard.monitor import run_monitoring
 
 
 def parse_window(text: str | None) -> Window | None:
@@ -91,29 +91,3 @@ def monitor(
                 console.print(f"  - {finding}", markup=False)
     if any(r.findings for r in runs):
         raise typer.Exit(1)
-
-
-@app.command()
-def runs(
-    model: str = typer.Option(None, "--model", "-m", help="Only this model."),
-    limit: int = typer.Option(20, help="How many runs."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-) -> None:
-    """List past monitoring runs, newest first.
-
-    Example: driftguard runs -m fraud --limit 5
-    """
-    ws = load_workspace()
-    with ws.open_lake() as lake:
-        listed = recent_runs(lake, model, limit)
-    if as_json:
-        print_json([r.as_dict() for r in listed])
-        return
-    print_table(
-        "Monitoring runs",
-        ["run", "model", "window start", "window end", "rows", "findings"],
-        [
-            (r.run_id, r.model_id, r.current.start, r.current.end, r.n_current, len(r.findings))
-            for r in listed
-        ],
-    )

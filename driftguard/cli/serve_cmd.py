@@ -18,8 +18,9 @@ def serve(
     port: int = typer.Option(4200, help="Port of the local Prefect server."),
     worker: bool = typer.Option(True, "--worker/--no-worker", help="Also run a process worker."),
 ) -> None:
-    """Start a Prefect server on 127.0.0.1 (unless PREFECT_API_URL names one), register the
-    deployments of prefect.yaml and run a worker, so the schedules run; Ctrl-C stops it all.
+    """Start a Prefect server on 127.0.0.1 (unless PREFECT_API_URL names one, e.g. Prefect
+    Cloud with PREFECT_API_KEY), register the deployments of prefect.yaml and run a worker, so
+    the schedules run; Ctrl-C stops it all.
 
     Example: driftguard serve --port 4200
     """
@@ -35,10 +36,9 @@ def serve(
     try:
         waited = stack.start_server()
         console.print(f"Prefect API {stack.url} ready after {waited:.1f} s")
-        deployments = stack.deploy()
-        console.print(
-            f"registered {len(deployments)} deployments: {', '.join(sorted(deployments))}"
-        )
+        stack.deploy()
+        names = stack.deployments()
+        console.print(f"registered {len(names)} deployments: {', '.join(names)}")
         if worker:
             stack.start_worker()
             console.print(f"worker started on pool driftguard-local (logs in {stack.log_dir})")

@@ -37,5 +37,18 @@ def test_demo_runs_the_pipeline_end_to_end(tmp_path):
     rows = {m["model_id"]: m for m in json.loads(status.stdout)["models"]}
     assert set(rows) == {"credit-risk", "churn", "fraud"}
     assert all(m["rows"] > 10_000 and m["quarantined"] == 0 for m in rows.values())
-    runs = json.loads(run_cli("runs", "--json", env=env, cwd=tmp_path).stdout)
+    runs = json.loads(run_cli("runs", "--monitoring", "--json", env=env, cwd=tmp_path).stdout)
     assert {r["model_id"] for r in runs} == {"credit-risk", "churn", "fraud"}
+    history = json.loads(run_cli("runs", "--json", env=env, cwd=tmp_path).stdout)
+    (fleet,) = history["runs"]
+    assert (fleet["flow"], fleet["status"], fleet["orchestrator"]) == (
+        "monitor-fleet",
+        "completed",
+        "prefect",
+    )
+    assert len(fleet["run_ids"]) == 3 and history["stats"]["success_rate"] == 1.0
+    # the fraud model drifts strongly and trips its kill switch (example config rule psi-spike)
+    switches = json.loads((tmp_path / "home" / "killswitch.json").read_text())["switches"]
+    assert [s["target"]["model_id"] for s in switches] == ["fraud"]
+    assert "kill switch: rule psi-spike" in demo.stdout
+    assert "metrics textfile" in demo.stdout and (tmp_path / "home" / "metrics").is_dir()

@@ -37,14 +37,3 @@ def test_task_retries_only_transient_failures():
     assert not is_transient_failure(DataError("bad rows"))
     assert not is_transient_failure(FileNotFoundError("gone"))
     assert not is_transient_failure(ValueError("bug"))
-
-
-def test_fleet_flow_ingests_then_monitors(workspace):
-    from flows.monitor import monitor_fleet
-
-    with workspace.open_lake() as lake:
-        for model in workspace.config.models:
-            simulate_model(model, workspace.settings, lake=lake)
-    runs = monitor_fleet(config_path=str(workspace.config_path))
-    assert {r["model_id"] for r in runs} == {"credit", "churn"}
-    assert all(r["n_current"] > 0 and r["n_reference"] > 0 for r in runs)
