@@ -980,7 +980,7 @@ def protected_attribute_problems(model: ModelConfig, settings: Any, base: Path |
     from driftguard.sources import discover
 
     problems = []
-    for source in model.sources.predictions:
+    for source in model.sources.files("predictions"):
         try:
             files = discover(source, settings, base)
         except DataError:
