@@ -215,7 +215,11 @@ def main() -> None:
         for mode in ("floor", "embedded", "dask"):
             results[mode] = measure("bench.scale", mode, str(work), str(rows))
             r = results[mode]
-            print(f"  {rows:,} {mode}: {r['seconds']:.1f} s, {r['peak_mb']:.0f} MB", flush=True)
+            workers = f", workers {r['worker_peak_mb']} MB" if "worker_peak_mb" in r else ""
+            print(
+                f"  {rows:,} {mode}: {r['seconds']:.1f} s, {r['peak_mb']:.0f} MB{workers}",
+                flush=True,
+            )
         same = results["embedded"]["summary"] == results["dask"]["summary"]
         for mode, label in (
             ("floor", "floor: one DuckDB scan of the columns"),
