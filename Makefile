@@ -13,7 +13,7 @@ export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 help:
 	@echo "make demo   - create .venv, install, run the full pipeline on simulated logs"
 	@echo "make test   - install test tools and run the test suite"
-	@echo "make e2e    - end-to-end tests against a real Prefect server and SMTP sink"
+	@echo "make e2e    - end-to-end tests (Prefect server, SMTP sink, PostgreSQL, S3, Dask)"
 	@echo "make lint   - ruff"
 	@echo "make serve  - Prefect server + deployments + worker on 127.0.0.1:4200"
 	@echo "make bench  - benchmarks under bench/"
@@ -42,9 +42,13 @@ demo: install
 test: install-dev
 	$(PY) -m pytest -q -m "not e2e and not slow"
 
+# The second run repeats the integration tests (every write path of the lake: ingestion,
+# monitoring runs and their stages, audit chain, governance, kill switches, serving-log
+# ingestion, store) on a PostgreSQL catalog with data files in S3 (moto), both on 127.0.0.1.
 e2e: install-dev
-	scripts/ensure-system-packages chromium
+	scripts/ensure-system-packages chromium postgresql postgresql-client
 	$(PY) -m pytest -q -m "e2e or slow"
+	$(PY) -m pytest -q --lake postgres+s3 -m "not e2e and not slow" tests/integration
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
@@ -58,6 +62,7 @@ bench: install-dev
 	$(PY) bench/audit.py
 	$(PY) bench/report.py
 	$(PY) bench/orchestration.py
+	$(PY) bench/scale.py
 
 # Regenerate the lock files after changing pyproject.toml dependencies.
 lock: $(VENV)/bin/python

@@ -20,7 +20,9 @@ import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationError,
     field_validator,
     model_validator,
@@ -148,13 +150,90 @@ class LabelColumns(_Strict):
 class FileSource(_Strict):
     """Files or a glob (a landing folder). Format from the extension unless given."""
 
+    #: Excluded from dumps so configs written before table sources keep their digest.
+    type: Literal["files"] = Field("files", exclude=True)
     path: str
     format: Literal["auto", "parquet", "csv", "jsonl"] = "auto"
 
 
+_DSN_PASSWORD = re.compile(r"(^|\s)password\s*=", re.IGNORECASE)
+
+
+class PostgresSource(_DurationFields):
+    """A PostgreSQL table read incrementally: each run takes the rows whose ``cursor`` column
+    is past the position stored in the lake (a timestamp or an increasing id).
+
+    Secrets never live here: ``dsn`` holds the non-secret libpq parameters and the password
+    comes from the environment variable ``password_env`` (or the whole DSN from ``dsn_env``;
+    libpq's own PGPASSWORD / PGPASSFILE also work).
+    """
+
+    type: Literal["postgres"]
+    #: libpq key=value parameters without the password, e.g. "host=db dbname=serving user=dg".
+    dsn: str | None = None
+    #: Name of an environment variable holding the whole DSN (instead of ``dsn``).
+    dsn_env: str | None = None
+    #: Name of an environment variable holding the password (added to ``dsn``).
+    password_env: str | None = None
+    schema_name: str = Field("public", alias="schema")
+    table: str
+    #: Column that only grows as rows are added: a timestamp or an integer id.
+    cursor: str
+    #: How the cursor is compared; ``auto`` takes the column's type.
+    cursor_type: Literal["auto", "timestamp", "integer"] = "auto"
+    #: At most about this many rows per batch (all rows of the last cursor value are kept
+    #: together, so a batch can be slightly larger).
+    batch_rows: int = Field(1_000_000, ge=1)
+    #: Timestamp cursors only: leave rows younger than this for a later run, so rows whose
+    #: transaction commits a little after their timestamp was taken are not skipped.
+    settle: timedelta | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> PostgresSource:
+        if (self.dsn is None) == (self.dsn_env is None):
+            raise ValueError("give exactly one of dsn and dsn_env")
+        if self.dsn is not None and _DSN_PASSWORD.search(self.dsn):
+            raise ValueError(
+                "dsn must not hold a password: put it in an environment variable and name "
+                "that variable in password_env"
+            )
+        for name in (self.dsn_env, self.password_env):
+            if name is not None and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+                raise ValueError(f"{name!r} is not an environment variable name")
+        for name in (self.schema_name, self.table, self.cursor):
+            check_column_name(name)
+        if self.settle is not None and self.cursor_type == "integer":
+            raise ValueError("settle applies to timestamp cursors only")
+        return self
+
+    @property
+    def key(self) -> str:
+        """How the ledger and the stored cursor name this source (no secret in it)."""
+        where = self.dsn if self.dsn is not None else f"${self.dsn_env}"
+        return f"postgres:{where} table={self.schema_name}.{self.table} cursor={self.cursor}"
+
+
+def _source_type(value: Any) -> str:
+    if isinstance(value, dict):
+        return str(value.get("type", "files"))
+    return str(getattr(value, "type", "files"))
+
+
+Source = Annotated[
+    Annotated[FileSource, Tag("files")] | Annotated[PostgresSource, Tag("postgres")],
+    Discriminator(_source_type),
+]
+
+
 class Sources(_Strict):
-    predictions: list[FileSource] = Field(default_factory=list)
-    labels: list[FileSource] = Field(default_factory=list)
+    """Where a model's prediction logs and delayed labels come from (files or tables)."""
+
+    predictions: list[Source] = Field(default_factory=list)
+    labels: list[Source] = Field(default_factory=list)
+
+    def files(self, kind: Literal["predictions", "labels"]) -> list[FileSource]:
+        """The file sources of ``kind`` (what simulation and the serving logger write to)."""
+        return [s for s in getattr(self, kind) if isinstance(s, FileSource)]
 
 
 # --------------------------------------------------------------------------- metric settings

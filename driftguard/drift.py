@@ -36,6 +36,7 @@ from driftguard.metrics import drift_engine as eng
 from driftguard.metrics import drift_sql as dsql
 from driftguard.metrics.drift import get_method
 from driftguard.monitor import STAGES, RunContext
+from driftguard.partitions import Fanout
 from driftguard.sql import model_table, quote_ident, quote_literal
 from driftguard.store import Lake
 
@@ -335,7 +336,13 @@ class DriftStage:
         if not settings.enabled:
             return DriftOutcome(report=None, settings=settings)
         return compute_drift(
-            lake, model, ctx.current, ctx.reference, ctx.as_of, n_reference=ctx.n_reference
+            lake,
+            model,
+            ctx.current,
+            ctx.reference,
+            ctx.as_of,
+            n_reference=ctx.n_reference,
+            fanout=getattr(ctx, "fanout", None),
         )
 
     def store(
@@ -371,8 +378,13 @@ def compute_drift(
     as_of: datetime,
     *,
     n_reference: int,
+    fanout: Fanout | None = None,
 ) -> DriftOutcome:
-    """Drift of ``model`` between the two windows (read-only: nothing is written)."""
+    """Drift of ``model`` between the two windows (read-only: nothing is written).
+
+    With ``fanout``, the histogram scans of both windows run per time slice (possibly in
+    other processes) and are summed; the results are the same as without.
+    """
     settings = model.drift
     specs = feature_specs(model, settings)
     segment = bool(model.columns.segment and settings.segments)
@@ -391,6 +403,8 @@ def compute_drift(
             settings,
             segment_column=model.columns.segment if segment else None,
             chunks=chunks is not None,
+            fanout=fanout,
+            label=f"drift reference {model.id}",
         )
         stored = None
     outcome = DriftOutcome(
@@ -405,7 +419,9 @@ def compute_drift(
     methods = eng.plan_methods(profile, settings)
     if stored is not None and any(eng.needs_exact(x, settings) for x, _ in methods.values()):
         load_exact_parts(lake, profile, stored)
-    window = dsql.summarize_window(lake.con, cur_source, profile)
+    window = dsql.summarize_window(
+        lake.con, cur_source, profile, fanout=fanout, label=f"drift current {model.id}"
+    )
     for name, (method, _) in methods.items():
         if not eng.needs_exact(method, settings):
             continue

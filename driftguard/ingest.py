@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from driftguard.config import ModelConfig, Settings
+from driftguard.config import ModelConfig, PostgresSource, Settings
 from driftguard.errors import ConfigError
 from driftguard.schema import LABEL_COLUMNS, ensure_model_tables, prediction_columns
 from driftguard.sources import ROW_NUMBER, SourceFile, UnreadableSource, discover, stage
@@ -154,10 +154,13 @@ def ingest_model(
     ensure_model_tables(lake, model)
     report = IngestReport(model.id)
     plan: list[tuple[Kind, str, SourceFile]] = []
-    for source in model.sources.predictions:
-        plan += [("predictions", source.path, f) for f in discover(source, settings, base)]
-    for source in model.sources.labels:
-        plan += [("labels", source.path, f) for f in discover(source, settings, base)]
+    tables: list[tuple[Kind, PostgresSource]] = []
+    for kind in ("predictions", "labels"):
+        for source in getattr(model.sources, kind):
+            if isinstance(source, PostgresSource):
+                tables.append((kind, source))
+            else:
+                plan += [(kind, source.path, f) for f in discover(source, settings, base)]
     for kind, source_key, file in plan:
         outcome = ingest_file(
             lake, model, file, kind, settings, source_key=source_key, actor=actor, now=now
@@ -165,6 +168,15 @@ def ingest_model(
         report.batches.append(outcome)
         if on_batch:
             on_batch(outcome)
+    for kind, table_source in tables:
+        from driftguard.table_source import ingest_table
+
+        for outcome in ingest_table(
+            lake, model, table_source, kind, settings, actor=actor, now=now
+        ):
+            report.batches.append(outcome)
+            if on_batch:
+                on_batch(outcome)
     return report
 
 
@@ -180,8 +192,6 @@ def ingest_file(
     now: datetime | None = None,
 ) -> BatchOutcome:
     """Ingest one file as one all-or-nothing batch."""
-    now = now or datetime.now(UTC)
-    actor = actor or default_actor()
     path = _identity(file)
     checksum = file.sha256()
     batch_id = batch_id_for(model.id, kind, checksum)
@@ -192,6 +202,47 @@ def ingest_file(
     except UnreadableSource as error:
         log.warning("batch %s failed: %s", path, error)
         return BatchOutcome(model.id, kind, path, "failed", batch_id, message=str(error))
+    return ingest_staged(
+        lake,
+        model,
+        kind,
+        settings,
+        source_columns=source_columns,
+        path=path,
+        size=file.size,
+        checksum=checksum,
+        source_key=source_key or path,
+        actor=actor,
+        now=now,
+    )
+
+
+def ingest_staged(
+    lake: Lake,
+    model: ModelConfig,
+    kind: Kind,
+    settings: Settings,
+    *,
+    source_columns: dict[str, str],
+    path: str,
+    size: int | None,
+    checksum: str,
+    source_key: str,
+    actor: str | None = None,
+    now: datetime | None = None,
+    guard: Callable[[Lake], str | None] | None = None,
+    on_commit: Callable[[Lake, BatchOutcome], None] | None = None,
+) -> BatchOutcome:
+    """Validate the rows staged in the temporary table ``__dg_stage`` and commit them as one
+    batch (accepted rows, quarantine, ledger entry, watermark) in one transaction.
+
+    ``guard`` runs first inside the transaction and may return a reason to skip the batch
+    (a table source checks that its cursor has not moved); ``on_commit`` writes more rows in
+    the same transaction (that source's new cursor).
+    """
+    now = now or datetime.now(UTC)
+    actor = actor or default_actor()
+    batch_id = batch_id_for(model.id, kind, checksum)
     plan = (
         _predictions_plan(model, source_columns, settings)
         if kind == "predictions"
@@ -204,6 +255,9 @@ def ingest_file(
             return BatchOutcome(
                 model.id, kind, path, "skipped", batch_id, message="already ingested"
             )
+        skip = guard(lk) if guard else None
+        if skip:
+            return BatchOutcome(model.id, kind, path, "skipped", batch_id, message=skip)
         _build_checked(lk, model, kind, plan, now)
         outcome = _commit_batch(
             lk,
@@ -211,13 +265,15 @@ def ingest_file(
             kind,
             plan,
             path,
-            file,
+            size,
             checksum,
             batch_id,
             actor,
             started,
-            source_key or path,
+            source_key,
         )
+        if on_commit:
+            on_commit(lk, outcome)
         after_batch_hooks(lk, outcome, actor)
         return outcome
 
@@ -579,7 +635,7 @@ def _commit_batch(
     kind: Kind,
     plan: _Plan,
     path: str,
-    file: SourceFile,
+    size: int | None,
     checksum: str,
     batch_id: str,
     actor: str,
@@ -639,7 +695,7 @@ def _commit_batch(
             model.id,
             kind,
             path,
-            file.size,
+            size,
             checksum,
             read,
             accepted,

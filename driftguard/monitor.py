@@ -54,6 +54,9 @@ class RunContext:
     n_reference: int
     #: Summaries of the stages computed so far (later stages read earlier ones).
     summaries: dict[str, Any] = field(default_factory=dict)
+    #: How mergeable scans are split across processes (driftguard.partitions.Fanout), or
+    #: None for one scan each in this process.
+    fanout: Any = None
 
     @property
     def predictions_table(self) -> str:
@@ -163,8 +166,14 @@ def run_monitoring(
     actor: str | None = None,
     force: bool = False,
     stages: Sequence[Stage] | None = None,
+    fanout: Any = None,
 ) -> MonitoringRun:
-    """Monitor one model over one window and commit every result in one transaction."""
+    """Monitor one model over one window and commit every result in one transaction.
+
+    ``fanout`` (a :class:`driftguard.partitions.Fanout`) runs the drift histogram and
+    fairness group-count scans per time slice, possibly on other processes or machines, all
+    reading the lake as of the snapshot this run starts from; the results are the same.
+    """
     model = config.model(model_id)
     if stages is None:
         import driftguard.stages  # noqa: F401  (registers the stages in their order)
@@ -195,7 +204,10 @@ def run_monitoring(
         actor=actor or default_actor(),
         n_current=count_rows(lake, table, current),
         n_reference=count_rows(lake, table, reference),
+        fanout=fanout,
     )
+    if fanout is not None:
+        fanout.snapshot = lake.snapshot_id()  # every slice reads the lake as it is now
     run = MonitoringRun(
         run_id=ctx.run_id,
         model_id=model.id,

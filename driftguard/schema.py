@@ -575,6 +575,30 @@ MIGRATIONS += (
     ),
 )
 
+MIGRATIONS += (
+    Migration(
+        10,
+        "table source cursors",
+        (
+            # Where each incremental table source (a PostgreSQL table of prediction logs or
+            # labels) was read up to: one row per model, kind and source, replaced in the
+            # same transaction as the batch it covers, so a batch and its cursor commit
+            # together or not at all.
+            """CREATE TABLE IF NOT EXISTS source_cursors (
+                model_id VARCHAR NOT NULL,
+                kind VARCHAR NOT NULL,            -- predictions | labels
+                source VARCHAR NOT NULL,          -- PostgresSource.key (never a secret)
+                cursor_column VARCHAR NOT NULL,
+                cursor_type VARCHAR NOT NULL,     -- timestamp | integer
+                position VARCHAR,                 -- last value read, as text (NULL: none yet)
+                batch_id VARCHAR,
+                rows_read BIGINT NOT NULL,        -- total over every batch of this source
+                updated_at TIMESTAMPTZ NOT NULL
+            )""",
+        ),
+    ),
+)
+
 # branches add migrations independently; they apply in version order
 MIGRATIONS = tuple(sorted(MIGRATIONS, key=lambda m: m.version))
 LATEST_VERSION = MIGRATIONS[-1].version

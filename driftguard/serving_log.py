@@ -230,7 +230,10 @@ class PredictionLogger:
         sample = f"{prefix}-20260101T000000000000Z-host-1-000001-abcdef{SUFFIX}"
         folder = None
         for source in model.sources.predictions:
-            if source.format not in ("auto", "jsonl"):
+            if getattr(source, "type", "files") != "files" or source.format not in (
+                "auto",
+                "jsonl",
+            ):
                 continue
             pattern = settings.expand(source.path, base=base) if settings else source.path
             folder = _landing_folder(pattern, sample)

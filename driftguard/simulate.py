@@ -230,15 +230,16 @@ def simulate_model(
     """Write synthetic logs for ``model`` into its landing folders; refuse if it has logs."""
     spec = spec or model.simulation or SimulationSpec()
     now = now or datetime.now(UTC)
-    if not model.sources.predictions:
+    if not model.sources.files("predictions"):
         raise SimulationRefused(
-            f"Model {model.id!r} has no prediction source to write to; add sources.predictions."
+            f"Model {model.id!r} has no prediction file source to write to; add one to "
+            "sources.predictions."
         )
     import driftguard.governance.registry  # noqa: F401  (registers the lifecycle guard)
 
     for guard in GUARDS:
         guard(model, lake)
-    existing = [f for s in model.sources.predictions for f in discover(s, settings, base)]
+    existing = [f for s in model.sources.files("predictions") for f in discover(s, settings, base)]
     if existing:
         raise SimulationRefused(
             f"Model {model.id!r} already has {len(existing)} log file(s) in its landing folder "
@@ -265,7 +266,7 @@ def simulate_model(
     tag = f"sim-{spec.seed}-{now:%Y%m%dT%H%M%S}"
     writes: list[tuple[Path, Path, bool]] = []  # (staging folder, final folder, recursive glob)
     try:
-        source = model.sources.predictions[0]
+        source = model.sources.files("predictions")[0]
         folder = landing_folder(source, settings, base)
         staging = folder / f".tmp-{uuid.uuid4().hex}"
         staging.mkdir(parents=True)
@@ -273,8 +274,8 @@ def simulate_model(
         days = ts.dt.floor("D")
         for day, part in predictions.groupby(days, sort=True):
             _write(part, staging / _file_name(source, f"predictions-{day:%Y-%m-%d}"))
-        if model.sources.labels and len(labels):
-            label_source = model.sources.labels[0]
+        if model.sources.files("labels") and len(labels):
+            label_source = model.sources.files("labels")[0]
             label_folder = landing_folder(label_source, settings, base)
             label_staging = label_folder / f".tmp-{uuid.uuid4().hex}"
             label_staging.mkdir(parents=True)

@@ -373,6 +373,7 @@ def _attach_as(
         with_retry(
             lambda: con.execute(f"ATTACH {uri} AS {alias} ({', '.join(options)})"),
             what="attaching the lake",
+            transient=_attach_transient,
         )
     except duckdb.Error as error:
         raise StoreError(
@@ -431,14 +432,33 @@ def _is_wal(path: Path) -> bool:
     return len(header) == 20 and header[18] == 2 and header[19] == 2
 
 
-def with_retry(fn: Callable[[], T], *, what: str, attempts: int = 30) -> T:
+def _attach_transient(error: BaseException) -> bool:
+    """Contention, or losing the race to create a new PostgreSQL catalog: processes that
+    attach an empty database at once all create DuckLake's tables; the losers' CREATE fails
+    on PostgreSQL's unique indexes, and attaching again finds the finished catalog."""
+    if is_transient(error):
+        return True
+    text = str(error)
+    return "Failed to initialize DuckLake" in text and (
+        "duplicate key value" in text or "already exists" in text
+    )
+
+
+def with_retry(
+    fn: Callable[[], T],
+    *,
+    what: str,
+    attempts: int = 30,
+    transient: Callable[[BaseException], bool] | None = None,
+) -> T:
     """Call ``fn`` until it succeeds, retrying only transient catalog errors with backoff."""
+    transient = transient or is_transient
     delay = 0.02
     for attempt in range(1, attempts + 1):
         try:
             return fn()
         except duckdb.Error as error:
-            if not is_transient(error):
+            if not transient(error):
                 raise
             if attempt == attempts:
                 raise CatalogBusy(

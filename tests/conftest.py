@@ -19,6 +19,11 @@ for _var in (
     "DRIFTGUARD_HOME",
     "DRIFTGUARD_CONFIG",
     "DRIFTGUARD_CATALOG",
+    "DRIFTGUARD_DATA_PATH",
+    "DRIFTGUARD_METADATA_SCHEMA",
+    "DRIFTGUARD_S3_KEY_ID",
+    "DRIFTGUARD_S3_SECRET",
+    "DRIFTGUARD_S3_ENDPOINT",
     "DRIFTGUARD_PII_KEY",
     "DRIFTGUARD_AUDIT_SIGNING_KEY",
     "DRIFTGUARD_AUDIT_HMAC_KEY",
@@ -31,6 +36,78 @@ sys.path.insert(0, str(ROOT))
 import pytest  # noqa: E402
 
 from tests.helpers import make_workspace  # noqa: E402
+
+#: Where the lakes of the tests live: ``embedded`` (SQLite catalog, local Parquet: the default),
+#: ``postgres`` (a PostgreSQL catalog on 127.0.0.1, local Parquet) or ``postgres+s3``
+#: (PostgreSQL catalog, Parquet files in moto's S3 server). ``--lake`` or DRIFTGUARD_TEST_LAKE.
+LAKE_MODES = ("embedded", "postgres", "postgres+s3")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--lake",
+        choices=LAKE_MODES,
+        default=os.environ.get("DRIFTGUARD_TEST_LAKE", "embedded"),
+        help="run the tests against this lake: embedded (default), postgres or postgres+s3 "
+        "(starts PostgreSQL and moto on 127.0.0.1; see tests/servers.py)",
+    )
+
+
+def pytest_report_header(config):
+    return f"driftguard lake: {config.getoption('--lake')}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory):
+    """A PostgreSQL server on 127.0.0.1 for this session (skips when it cannot be installed)."""
+    from tests.servers import PostgresServer, ServerUnavailable, temporary_root
+
+    try:
+        server = PostgresServer(temporary_root("driftguard-pg-")).start()
+    except ServerUnavailable as error:
+        pytest.skip(str(error))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """moto's S3-compatible server on 127.0.0.1 with a bucket ``lake``."""
+    from tests.servers import S3Server, temporary_root
+
+    server = S3Server(temporary_root("driftguard-s3-")).start()
+    server.create_bucket("lake")
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_lake_env(request, postgres_server):
+    """Environment of a fresh lake with a PostgreSQL catalog (a new database per test), and
+    with ``s3`` requested, its data files in the S3 server."""
+    database = postgres_server.create_database()
+    env = {"DRIFTGUARD_CATALOG": f"postgres:{postgres_server.dsn(database)}"}
+    if getattr(request, "param", None) == "s3" or request.config.getoption("--lake").endswith(
+        "+s3"
+    ):
+        s3 = request.getfixturevalue("s3_server")
+        env["DRIFTGUARD_DATA_PATH"] = f"s3://lake/{database}/"
+        env.update(s3.environment())
+    return env
+
+
+@pytest.fixture(autouse=True)
+def _lake_mode(request):
+    """With --lake postgres[+s3], every test's lake lives there (the variables a deployment
+    would set); the embedded default needs nothing."""
+    if request.config.getoption("--lake") == "embedded":
+        yield
+        return
+    env = request.getfixturevalue("postgres_lake_env")
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    yield
 
 
 @pytest.fixture(scope="session")

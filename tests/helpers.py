@@ -88,3 +88,24 @@ def write_rows(path: Path, rows: list[dict[str, Any]]) -> Path:
 
 def landing(ws: Workspace, model_id: str, kind: str = "predictions") -> Path:
     return ws.settings.home / "landing" / model_id / kind
+
+
+LAKE_VARIABLES = (
+    "DRIFTGUARD_CATALOG",
+    "DRIFTGUARD_DATA_PATH",
+    "DRIFTGUARD_METADATA_SCHEMA",
+    "DRIFTGUARD_S3_KEY_ID",
+    "DRIFTGUARD_S3_SECRET",
+    "DRIFTGUARD_S3_REGION",
+    "DRIFTGUARD_S3_ENDPOINT",
+    "DRIFTGUARD_S3_URL_STYLE",
+    "DRIFTGUARD_S3_USE_SSL",
+)
+
+
+def lake_env() -> dict[str, str]:
+    """The lake location variables in force (set by ``--lake postgres[+s3]``), for tests that
+    build their settings from an explicit environment."""
+    import os
+
+    return {name: os.environ[name] for name in LAKE_VARIABLES if name in os.environ}

@@ -164,11 +164,14 @@ def status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) ->
     with ws.open_lake() as lake:
         statuses = model_status(lake, ws.config)
         snapshot = lake.snapshot_id()
+        location = lake.location.describe()  # without a catalog password
     if as_json:
-        print_json({"snapshot_id": snapshot, "models": [s.as_dict() for s in statuses]})
+        print_json(
+            {"snapshot_id": snapshot, "lake": location, "models": [s.as_dict() for s in statuses]}
+        )
         return
     print_table(
-        f"Lake status (snapshot {snapshot})",
+        f"Lake status (snapshot {snapshot}; {location})",
         [
             "model",
             "version",

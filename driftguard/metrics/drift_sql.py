@@ -40,6 +40,7 @@ from driftguard.metrics.drift_engine import (
     Summary,
     WindowSummary,
 )
+from driftguard.partitions import END, START, Fanout
 from driftguard.sql import quote_ident
 
 #: Exact quantiles hold every value of their columns in memory: at most this many values per
@@ -101,8 +102,14 @@ def build_profile(
     *,
     segment_column: str | None = None,
     chunks: bool = False,
+    fanout: Fanout | None = None,
+    label: str = "drift reference",
 ) -> ReferenceProfile:
-    """A reference profile of ``source`` (see the module docstring for the scans)."""
+    """A reference profile of ``source`` (see the module docstring for the scans).
+
+    With ``fanout``, the histogram scan runs per time slice and the counts are summed
+    (:mod:`driftguard.partitions`); the quantile edges are always computed here.
+    """
     numeric = [s for s in specs if s.kind == "numeric"]
     select = ["count(*)"] + [f"count({source.column(s.name)})" for s in numeric]
     row = _run(con, source.query(", ".join(select)), _params(source)).fetchone()
@@ -128,7 +135,15 @@ def build_profile(
         ks_bins=settings.ks_bins if settings.ks_mode == "binned" else None,
         segment_column=segment_column if source.segment else None,
     )
-    groups = _histograms(con, source, columns, segments=bool(source.segment), chunks=chunks)
+    groups = _histograms(
+        con,
+        source,
+        columns,
+        segments=bool(source.segment),
+        chunks=chunks,
+        fanout=fanout,
+        label=label,
+    )
     for (scope, key), summaries in groups.items():
         for name, summary in summaries.items():
             col = columns[name]
@@ -178,8 +193,14 @@ def _histograms(
     *,
     segments: bool,
     chunks: bool,
+    fanout: Fanout | None = None,
+    label: str = "drift",
 ) -> dict[tuple[str, str], dict[str, Summary]]:
-    """One scan: every column's bins, overall and per segment / chunk (GROUPING SETS)."""
+    """One scan: every column's bins, overall and per segment / chunk (GROUPING SETS).
+
+    With ``fanout`` (and a source bounded by ``$w_start``/``$w_end``), one scan per time
+    slice instead, whose summaries are added up: the same counts as one scan.
+    """
     params = _params(source)
     select = ["count(*)"]
     for i, (name, col) in enumerate(columns.items()):
@@ -204,7 +225,12 @@ def _histograms(
     if keys:
         key_select = f"grouping({', '.join(keys)}), " + ", ".join(keys) + ", "
         group = f"GROUP BY GROUPING SETS ({', '.join(sets)})"
-    rows = _run(con, source.query(key_select + ", ".join(select), group=group), params).fetchall()
+    sql = source.query(key_select + ", ".join(select), group=group)
+    bound = bind(sql, params)
+    if fanout is not None and START in bound and END in bound:
+        rows = [row for part in fanout.rows(sql, bound, label=label) for row in part]
+    else:
+        rows = con.execute(sql, bound).fetchall()
     out: dict[tuple[str, str], dict[str, Summary]] = {}
     for row in rows:
         values = list(row)
@@ -216,7 +242,10 @@ def _histograms(
             scope, key = _scope(bits, key_values, segments and bool(source.segment), len(keys))
             if scope == "skip":
                 continue
-        out[(scope, key)] = _parse_row(values, columns)
+        parsed = _parse_row(values, columns)
+        if (scope, key) in out:  # another time slice of the same group
+            parsed = {n: merge_summaries(out[(scope, key)][n], x) for n, x in parsed.items()}
+        out[(scope, key)] = parsed
     if ("all", "") not in out:  # an empty relation still has one summary
         out[("all", "")] = _parse_row([0] * (1 + 3 * len(columns)), columns)
     return out
@@ -255,6 +284,20 @@ def _parse_row(values: list[Any], columns: Mapping[str, ColumnProfile]) -> dict[
     return out
 
 
+def merge_summaries(a: Summary, b: Summary) -> Summary:
+    """The summary of two disjoint sets of rows: counts add up (exactly: integers)."""
+    if isinstance(a, NumericSummary) and isinstance(b, NumericSummary):
+        fine = None if a.fine is None or b.fine is None else a.fine + b.fine
+        return NumericSummary(a.n_rows + b.n_rows, a.n_missing + b.n_missing, a.bins + b.bins, fine)
+    assert isinstance(a, CategoricalSummary) and isinstance(b, CategoricalSummary)
+    counts = dict(a.counts)
+    for category, n in b.counts.items():
+        counts[category] = counts.get(category, 0) + n
+    return CategoricalSummary(
+        a.n_rows + b.n_rows, a.n_missing + b.n_missing, dict(sorted(counts.items()))
+    )
+
+
 def _bin_counts(histogram: Mapping[float, int] | None, edges: np.ndarray) -> np.ndarray:
     """DuckDB's histogram(x, edges) map -> counts per right-closed bin, overflow last."""
     hist = dict(histogram or {})
@@ -266,9 +309,25 @@ def _bin_counts(histogram: Mapping[float, int] | None, edges: np.ndarray) -> np.
 # ----------------------------------------------------------------------------- current window
 
 
-def summarize_window(con: Any, source: Source, profile: ReferenceProfile) -> WindowSummary:
-    """The current window binned on the profile's edges: one scan, all columns, all segments."""
-    groups = _histograms(con, source, profile.columns, segments=bool(source.segment), chunks=False)
+def summarize_window(
+    con: Any,
+    source: Source,
+    profile: ReferenceProfile,
+    *,
+    fanout: Fanout | None = None,
+    label: str = "drift current",
+) -> WindowSummary:
+    """The current window binned on the profile's edges: one scan, all columns, all segments
+    (or one scan per time slice with ``fanout``, summed)."""
+    groups = _histograms(
+        con,
+        source,
+        profile.columns,
+        segments=bool(source.segment),
+        chunks=False,
+        fanout=fanout,
+        label=label,
+    )
     all_rows = groups.pop(("all", ""))
     n_rows = next(iter(all_rows.values())).n_rows if all_rows else 0
     window = WindowSummary(n_rows=n_rows, columns=all_rows)

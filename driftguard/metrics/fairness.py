@@ -664,6 +664,8 @@ def count_groups(
     prediction: str,
     label: str | None,
     favourable: int,
+    fanout: Any = None,
+    fanout_label: str = "fairness",
 ) -> tuple[dict[tuple[str, ...], list[GroupCounts]], CountTotals]:
     """Counts for every group of every attribute set, in one scan of ``source``.
 
@@ -691,11 +693,35 @@ def count_groups(
     raw = ", ".join(f"{quote_ident(c)} AS __a{i}" for i, c in enumerate(columns))
     keys = ", ".join(f"__a{i}" for i in range(width))
     label_sql = label or "CAST(NULL AS DOUBLE)"
-    query = f"""
-        WITH fine AS (
+    fine = f"""
             SELECT {keys}, CAST(__p AS DOUBLE) AS p, CAST(__l AS DOUBLE) AS l, count(*) AS c
             FROM (SELECT {raw}, {prediction} AS __p, {label_sql} AS __l FROM {source})
-            GROUP BY ALL
+            GROUP BY ALL"""
+    params = dict(params or {})
+    merged = None
+    if fanout is not None and {"w_start", "w_end"} <= set(params):
+        # the finest groups are counted per time slice (anywhere), summed here, then rolled up
+        # here: the same counts as one scan
+        import pyarrow as pa
+
+        parts = fanout.rows(fine, params, label=fanout_label)
+        rows = [row for part in parts for row in part]
+        names = [f"__a{i}" for i in range(width)] + ["p", "l", "c"]
+        merged = pa.table(
+            {
+                name: pa.array(
+                    [row[i] if i >= width or row[i] is None else str(row[i]) for row in rows],
+                    type=pa.string()
+                    if i < width
+                    else (pa.int64() if name == "c" else pa.float64()),
+                )
+                for i, name in enumerate(names)
+            }
+        )
+        fine = f"SELECT {keys}, p, l, sum(c) AS c FROM __dg_fine_parts GROUP BY ALL"
+        params = {}
+    query = f"""
+        WITH fine AS ({fine}
         )
         SELECT GROUPING({keys}) AS __gid,
             {", ".join(f"CAST(__a{i} AS VARCHAR)" for i in range(width))},
@@ -711,7 +737,14 @@ def count_groups(
         FROM fine
         GROUP BY GROUPING SETS ({sets})
     """
-    rows = con.execute(query, dict(params or {})).fetchall()
+    if merged is not None:
+        con.register("__dg_fine_parts", merged)
+        try:
+            rows = con.execute(query).fetchall()
+        finally:
+            con.unregister("__dg_fine_parts")
+    else:
+        rows = con.execute(query, params).fetchall()
     by_gid: dict[int, tuple[str, ...]] = {}
     for combo in attribute_sets:
         gid = sum(1 << (width - 1 - i) for i, c in enumerate(columns) if c not in combo)
@@ -980,7 +1013,7 @@ def protected_attribute_problems(model: ModelConfig, settings: Any, base: Path |
     from driftguard.sources import discover
 
     problems = []
-    for source in model.sources.predictions:
+    for source in model.sources.files("predictions"):
         try:
             files = discover(source, settings, base)
         except DataError:
@@ -1013,8 +1046,14 @@ def protected_attribute_problems(model: ModelConfig, settings: Any, base: Path |
 # --------------------------------------------------------------------------- monitoring stage
 
 
-def compute_fairness(lake: Any, model: ModelConfig, window: Any) -> FairnessResult:
-    """Fairness of a model's current window in the lake (decisions joined to latest labels)."""
+def compute_fairness(
+    lake: Any, model: ModelConfig, window: Any, *, fanout: Any = None
+) -> FairnessResult:
+    """Fairness of a model's current window in the lake (decisions joined to latest labels).
+
+    With ``fanout`` (:class:`driftguard.partitions.Fanout`) the group counts are taken per
+    time slice and summed: the same counts, so the same result.
+    """
     settings = model.fairness
     if model.task != "binary_classification":
         return FairnessResult(
@@ -1053,6 +1092,8 @@ def compute_fairness(lake: Any, model: ModelConfig, window: Any) -> FairnessResu
         prediction=PREDICTED,
         label=LABEL,
         favourable=settings.favourable_outcome,
+        fanout=fanout,
+        fanout_label=f"fairness {model.id}",
     )
     for name in model.protected_names:
         groups = counts[(name,)]
@@ -1089,7 +1130,7 @@ class FairnessStage:
     name = "fairness"
 
     def compute(self, lake: Any, ctx: Any, results: dict[str, Any]) -> FairnessResult:
-        return compute_fairness(lake, ctx.model, ctx.current)
+        return compute_fairness(lake, ctx.model, ctx.current, fanout=getattr(ctx, "fanout", None))
 
     def store(self, lake: Any, ctx: Any, result: FairnessResult, results: dict[str, Any]) -> None:
         for attribute in result.attributes.values():

@@ -54,6 +54,7 @@ def test_simulate_ingest_status_round_trip(workspace):
     rows = {m["model_id"]: m["rows"] for m in status["models"]}
     assert rows == {"credit": simulated["rows"], "churn": 0}
     assert status["snapshot_id"] > 0
+    assert status["lake"].startswith("catalog ")  # where the lake lives, never a password
     again = invoke("simulate", "--model", "credit")  # refused: logs exist
     assert again.exit_code == 1 and "never adds" in again.output
 

@@ -11,6 +11,7 @@ import pytest
 from driftguard import audit
 from driftguard.config import Settings
 from driftguard.store import Lake
+from tests.helpers import lake_env
 
 pytestmark = pytest.mark.slow  # 1,000 serialised commits: about a minute on two cores
 
@@ -19,7 +20,7 @@ APPENDS_PER_PROCESS = 250  # the issue's bar: 4 x 250 = 1,000
 
 
 def _open(home: str) -> Lake:
-    return Lake.open(Settings.from_env({"DRIFTGUARD_HOME": home}))
+    return Lake.open(Settings.from_env({**lake_env(), "DRIFTGUARD_HOME": home}))
 
 
 def _appender(home: str, worker: int, count: int) -> None:

@@ -18,11 +18,13 @@ from driftguard.store import (
     extension_path,
     with_retry,
 )
+from tests.helpers import lake_env
 
 
 @pytest.fixture
 def lake(tmp_path):
-    with Lake.open(Settings.from_env({}, home=tmp_path / "home")) as opened:
+    """The lake of the test's lake mode (embedded by default; see --lake in conftest.py)."""
+    with Lake.open(Settings.from_env(lake_env(), home=tmp_path / "home")) as opened:
         yield opened
 
 
@@ -32,12 +34,13 @@ def test_extensions_come_from_their_packages():
         assert path.is_file() and "site-packages" in str(path)
 
 
-def test_embedded_default_layout(tmp_path, lake):
-    home = (tmp_path / "home").resolve()
-    assert lake.location.catalog == f"sqlite:{home / 'catalog.sqlite'}"
-    assert lake.location.data_path == f"{home / 'lake'}/"
-    assert (home / "catalog.sqlite").exists()
-    assert current_version(lake) == LATEST_VERSION
+def test_embedded_default_layout(tmp_path):
+    with Lake.open(Settings.from_env({}, home=tmp_path / "home")) as lake:
+        home = (tmp_path / "home").resolve()
+        assert lake.location.catalog == f"sqlite:{home / 'catalog.sqlite'}"
+        assert lake.location.data_path == f"{home / 'lake'}/"
+        assert (home / "catalog.sqlite").exists()
+        assert current_version(lake) == LATEST_VERSION
 
 
 def test_postgres_dsn_is_accepted_and_password_never_described(tmp_path):
@@ -130,7 +133,7 @@ def test_snapshot_ids_and_commit_messages(lake):
 
 
 def _open_and_migrate(home: str) -> int:
-    with Lake.open(Settings.from_env({}, home=Path(home))) as lake:
+    with Lake.open(Settings.from_env(lake_env(), home=Path(home))) as lake:
         return current_version(lake)
 
 
@@ -139,6 +142,40 @@ def test_concurrent_first_opens_migrate_once(tmp_path):
     with ctx.Pool(3) as pool:
         versions = pool.map(_open_and_migrate, [str(tmp_path / "home")] * 3)
     assert versions == [LATEST_VERSION] * 3
-    with Lake.open(Settings.from_env({}, home=tmp_path / "home")) as lake:
+    with Lake.open(Settings.from_env(lake_env(), home=tmp_path / "home")) as lake:
         rows = lake.fetchall("SELECT version FROM schema_migrations ORDER BY version")
     assert [r[0] for r in rows] == [m.version for m in MIGRATIONS]
+
+
+@pytest.mark.e2e
+def test_postgres_catalog_with_data_files_in_s3(tmp_path, monkeypatch, postgres_server, s3_server):
+    """Settings only: the catalog's tables land in PostgreSQL, the Parquet files in the bucket."""
+    database = postgres_server.create_database()
+    for name, value in s3_server.environment().items():
+        monkeypatch.setenv(name, value)
+    settings = Settings.from_env(
+        {},
+        home=tmp_path / "home",
+        catalog=f"postgres:{postgres_server.dsn(database)}",
+        data_path=f"s3://lake/{database}",
+    )
+    with Lake.open(settings) as lake:
+        assert lake.location.data_path == f"s3://lake/{database}/"
+        lake.transaction(
+            lambda lk: lk.execute("CREATE TABLE t AS SELECT range AS x FROM range(1000)")
+        )
+        assert lake.fetchone("SELECT count(*), sum(x) FROM t") == (1000, 499500)
+        assert current_version(lake) == LATEST_VERSION
+    tables = postgres_server.psql(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'ducklake_%'",
+        dbname=database,
+    )
+    assert int(tables) > 10  # DuckLake's catalog tables live in PostgreSQL
+    keys = [
+        o["Key"]
+        for o in s3_server.client().list_objects_v2(Bucket="lake", Prefix=f"{database}/")[
+            "Contents"
+        ]
+    ]
+    assert any(k.startswith(f"{database}/main/t/") and k.endswith(".parquet") for k in keys)
+    assert not (tmp_path / "home" / "lake").exists()  # nothing written locally
