@@ -55,6 +55,7 @@ def fleet(tmp_path, monkeypatch):
 @pytest.fixture
 def json_records():
     """Collect driftguard's log records as JSON, as DRIFTGUARD_LOG_FORMAT=json prints them."""
+    _reset_logging()  # a command-line test earlier in the session may have left its set-up
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
@@ -63,13 +64,20 @@ def json_records():
     logger.addHandler(handler)
     yield lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     logger.removeHandler(handler)
-    for other in list(logger.handlers):  # the tasks' own handler: leave logging as it was
+    _reset_logging()
+
+
+def _reset_logging() -> None:
+    """No DriftGuard handler and no level on the ``driftguard`` logger, so the tasks set
+    logging up as in a fresh worker process."""
+    import tasks.runtime
+
+    logger = logging.getLogger("driftguard")
+    for other in list(logger.handlers):
         if getattr(other, "_driftguard", False):
             logger.removeHandler(other)
     logger.propagate = True
     logger.setLevel(logging.NOTSET)
-    import tasks.runtime
-
     tasks.runtime._configured = False
 
 
