@@ -40,7 +40,7 @@ demo: install
 # `make test` stays under 10 minutes on 2 cores; multi-process stress tests (marked slow) and
 # end-to-end suites with real servers run in `make e2e`, which CI runs too.
 test: install-dev
-	$(PY) -m pytest -q -m "not e2e and not slow"
+	$(PY) -m pytest -q -n 2 --dist worksteal -m "not e2e and not slow"
 
 # The second run repeats the integration tests (every write path of the lake: ingestion,
 # monitoring runs and their stages, audit chain, governance, kill switches, serving-log
