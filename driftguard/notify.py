@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from driftguard.errors import ConfigError, DriftGuardError
+from driftguard.files import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -158,10 +159,7 @@ def write_eml(message: EmailMessage, folder: Path) -> Path:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     token = re.sub(r"[^A-Za-z0-9]", "", str(message["Message-ID"]))[:16]
     target = folder / f"{stamp}-{token}.eml"
-    temporary = folder / f".{target.name}.tmp"
-    temporary.write_bytes(message.as_bytes())
-    os.replace(temporary, target)
-    return target
+    return write_atomically(target, message.as_bytes())
 
 
 def send(message: EmailMessage, settings: SmtpSettings) -> list[str]:

@@ -30,13 +30,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from driftguard.config import Config, Settings
+from driftguard.files import write_atomically
 from driftguard.store import Lake
 
 RISK_STATUSES = ("HEALTHY", "ATTENTION_NEEDED", "AT_RISK", "UNKNOWN")
@@ -244,21 +244,8 @@ def metrics_path(config: Config, settings: Settings) -> Path | None:
 
 
 def write_textfile(path: Path, text: str) -> Path:
-    """Write atomically (temporary file in the same folder, fsync, rename), readable by the
-    node-exporter user (mode 0644)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-    return path
+    """Write atomically, readable by the node-exporter user (mode 0644)."""
+    return write_atomically(path, text)
 
 
 def write_metrics(lake: Lake, config: Config, settings: Settings) -> Path | None:

@@ -29,7 +29,7 @@ from driftguard.report.mail import DeliveryIncomplete, deliver_reports
 from driftguard.report.render import render_reports
 from driftguard.workspace import Workspace
 from tasks.audit import load_audit_keys
-from tasks.retry import BACKOFF, is_transient_failure, transient_only
+from tasks.retry import BACKOFF, failure_of, is_transient_failure, transient_only
 from tasks.runtime import lake_write_slot, step
 
 log = logging.getLogger(__name__)
@@ -84,12 +84,7 @@ def load_smtp_settings() -> list[str]:
 
 def smtp_transient_only(task: Any, task_run: Any, state: Any) -> bool:
     """Retry a failed notify run only when every failed message may go through later."""
-    error = state.data if isinstance(state.data, BaseException) else None
-    if error is None:
-        try:
-            state.result(raise_on_failure=True)
-        except BaseException as raised:  # the failure the state carries
-            error = raised
+    error = failure_of(state)
     if isinstance(error, DeliveryIncomplete):
         return error.transient
     return is_transient_failure(error)

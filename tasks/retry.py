@@ -32,12 +32,17 @@ def is_transient_failure(error: BaseException | None) -> bool:
     return isinstance(error, OSError) and not isinstance(error, FileNotFoundError | PermissionError)
 
 
+def failure_of(state: Any) -> BaseException | None:
+    """The exception a failed Prefect state carries."""
+    if isinstance(state.data, BaseException):
+        return state.data
+    try:
+        state.result(raise_on_failure=True)
+    except BaseException as raised:
+        return raised
+    return None
+
+
 def transient_only(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect ``retry_condition_fn``: retry only transient failures."""
-    error = state.data if isinstance(state.data, BaseException) else None
-    if error is None:
-        try:
-            state.result(raise_on_failure=True)
-        except BaseException as raised:  # the failure the state carries
-            error = raised
-    return is_transient_failure(error)
+    return is_transient_failure(failure_of(state))

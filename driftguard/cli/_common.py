@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 from pathlib import Path
@@ -159,6 +159,20 @@ def print_table(title: str, headers: Sequence[str], rows: Iterable[Sequence[Any]
     for row in rows:
         table.add_row(*(escape(fmt(v)) for v in row))
     console.print(table)
+
+
+def parse_moment(text: str | None, option: str) -> datetime | None:
+    """ISO 8601 date or date-time; naive values are UTC."""
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError as error:
+        raise typer.BadParameter(
+            f"{text!r} is not an ISO 8601 date or date-time, e.g. 2026-03-01 or 2026-03-01T12:00",
+            param_hint=option,
+        ) from error
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def parse_pairs(

@@ -18,7 +18,14 @@ from driftguard.audit.signing import (
     find_checkpoints,
 )
 from driftguard.audit.verification import Verification
-from driftguard.cli._common import console, err_console, load_workspace, print_json, print_table
+from driftguard.cli._common import (
+    console,
+    err_console,
+    load_workspace,
+    parse_moment,
+    print_json,
+    print_table,
+)
 from driftguard.cli._common import subapp as _subapp
 from driftguard.ingest import default_actor
 
@@ -26,20 +33,6 @@ audit_app = _subapp("audit", "The tamper-evident audit log: verify, export, trai
 
 #: Files larger than this in a --reports folder are skipped (reports are small).
 REPORT_FILE_LIMIT = 50 * 1024 * 1024
-
-
-def _moment(text: str | None, option: str) -> datetime | None:
-    """ISO 8601 date or date-time; naive values are UTC."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as error:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 date or date-time, e.g. 2026-03-01 or 2026-03-01T12:00",
-            param_hint=option,
-        ) from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _checkpoints_from(files: list[Path], reports: Path | None) -> list[Checkpoint]:
@@ -206,8 +199,8 @@ def trail_cmd(
             lake,
             actor=actor,
             resource=resource,
-            since=_moment(since, "--since"),
-            until=_moment(until, "--until"),
+            since=parse_moment(since, "--since"),
+            until=parse_moment(until, "--until"),
             limit=limit,
         )
     if as_json:
@@ -245,7 +238,7 @@ def stats_cmd(
     ws = load_workspace()
     with ws.open_lake() as lake:
         numbers = audit.stats(
-            lake, since=_moment(since, "--since"), until=_moment(until, "--until")
+            lake, since=parse_moment(since, "--since"), until=parse_moment(until, "--until")
         )
     if as_json:
         print_json(numbers)
@@ -380,9 +373,9 @@ def summary_cmd(
 
     Example: driftguard audit summary --since 2026-03-01 --until 2026-04-01
     """
-    start = _moment(since, "--since")
+    start = parse_moment(since, "--since")
     assert start is not None
-    end = _moment(until, "--until") or datetime.now(UTC)
+    end = parse_moment(until, "--until") or datetime.now(UTC)
     if end <= start:
         raise typer.BadParameter("--until must be after --since")
     ws = load_workspace()

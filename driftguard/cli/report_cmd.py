@@ -3,7 +3,6 @@ explanations, metric history for analysts, and report e-mails."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 
 import typer
@@ -14,6 +13,7 @@ from driftguard.cli._common import (
     err_console,
     fail,
     load_workspace,
+    parse_moment,
     print_json,
     print_table,
     subapp,
@@ -21,20 +21,6 @@ from driftguard.cli._common import (
 from driftguard.monitor import recent_runs
 
 notify_app = subapp("notify", "E-mail reports to their recipients, or re-send kept messages.")
-
-
-def _moment(text: str | None, option: str) -> datetime | None:
-    """ISO 8601 date or date-time; naive values are UTC."""
-    if not text:
-        return None
-    try:
-        moment = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError as error:
-        raise typer.BadParameter(
-            f"{text!r} is not an ISO 8601 date or date-time, e.g. 2026-03-01 or 2026-03-01T12:00",
-            param_hint=option,
-        ) from error
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _latest_runs(lake, config, models: list[str]) -> list[str]:
@@ -179,8 +165,8 @@ def export(
             model,
             fmt=fmt,  # type: ignore[arg-type]
             out=target,
-            since=_moment(since, "--since"),
-            until=_moment(until, "--until"),
+            since=parse_moment(since, "--since"),
+            until=parse_moment(until, "--until"),
         )
     if target != "-":
         err_console.print(

@@ -19,9 +19,7 @@ that a person deactivated for the same run window.
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 from driftguard import audit
 from driftguard.config import Config, KillSwitchRule, Settings
 from driftguard.errors import DriftGuardError
+from driftguard.files import write_atomically
 from driftguard.governance import registry
 from driftguard.governance.measures import measures_of
 from driftguard.governance.roles import require, require_reason, resolve_actor
@@ -423,21 +422,6 @@ def export(
         )
 
     return lake.transaction(work, message="kill-switch export", author=actor)
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Temporary file in the same folder, fsync, rename: readers see old or new, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 # --------------------------------------------------------------------------- automatic rules

@@ -23,6 +23,7 @@ from typing import Any
 from driftguard import audit
 from driftguard.config import Config, RiskSettings
 from driftguard.errors import DriftGuardError
+from driftguard.governance.measures import PERFORMANCE_METRICS
 from driftguard.monitor import MonitoringRun, commit_message, load_run
 from driftguard.report import charts
 from driftguard.report.format import label, number
@@ -568,18 +569,7 @@ def _quality(snap: Lake, run_id: str) -> list[dict[str, Any]]:
 
 
 _ERROR_METRICS = frozenset({"log_loss", "brier", "mae", "rmse"})
-_METRIC_ORDER = (
-    "label_coverage",
-    "accuracy",
-    "precision",
-    "recall",
-    "f1",
-    "roc_auc",
-    "log_loss",
-    "brier",
-    "mae",
-    "rmse",
-)
+_METRIC_ORDER = ("label_coverage", *PERFORMANCE_METRICS)
 
 
 def _performance(snap: Lake, run_id: str) -> list[dict[str, Any]]:

@@ -40,6 +40,7 @@ from markupsafe import Markup, escape
 
 import driftguard
 from driftguard.config import Config, Settings
+from driftguard.files import write_atomically
 from driftguard.report import charts
 from driftguard.report.context import (
     FleetReportData,
@@ -224,13 +225,6 @@ def link_for(path: Path, settings: Settings, base_url: str | None) -> str:
     return file_uri(path)
 
 
-def _write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)
-
-
 @contextlib.contextmanager
 def _locked(folder: Path) -> Iterator[None]:
     """Serialise index updates between processes (POSIX advisory lock)."""
@@ -352,8 +346,8 @@ def render_run_report(lake: Lake, config: Config, settings: Settings, run_id: st
     meta = _model_meta(data, path, settings)
     digest = hashlib.sha256(html).hexdigest()
     meta["sha256"] = digest
-    _write(path, html)
-    _write(path.with_name("report.json"), _json_bytes(meta))
+    write_atomically(path, html)
+    write_atomically(path.with_name("report.json"), _json_bytes(meta))
     write_index(settings)
     log.info(
         "rendered report of run %s (%d bytes) in %.2f s",
@@ -468,8 +462,8 @@ def render_fleet_report(
         "path": str(path),
         "relative_path": path.relative_to(reports_root(settings)).as_posix(),
     }
-    _write(path, html)
-    _write(path.with_name("fleet.json"), _json_bytes(meta))
+    write_atomically(path, html)
+    write_atomically(path.with_name("fleet.json"), _json_bytes(meta))
     write_index(settings)
     return ReportFile(
         path=path,
@@ -524,7 +518,7 @@ def write_index(settings: Settings) -> Path:
             )
         )
         path = root / "index.html"
-        _write(path, html.encode("utf-8"))
+        write_atomically(path, html.encode("utf-8"))
     return path
 
 
