@@ -109,3 +109,23 @@ def lake_env() -> dict[str, str]:
     import os
 
     return {name: os.environ[name] for name in LAKE_VARIABLES if name in os.environ}
+
+
+def comparable_summary(summary: dict[str, Any]) -> Any:
+    """A run summary reduced to what two runs of the same window must share: without the risk
+    trend (the second run sees the first in its history), and with floats to 12 significant
+    digits (DuckDB's parallel ``avg`` over doubles may differ in the last bits between runs)."""
+    risk = {
+        k: v for k, v in summary["risk"].items() if k not in {"history", "trend", "trend_change"}
+    }
+    return _rounded({**summary, "risk": risk})
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return float(f"{value:.12g}")
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value

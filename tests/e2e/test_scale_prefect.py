@@ -18,7 +18,7 @@ from driftguard.ingest import ingest_model
 from driftguard.monitor import run_monitoring
 from driftguard.serve import WORK_POOL, LocalStack, api_request, prefect_executable, run_deployment
 from driftguard.simulate import simulate_model
-from tests.helpers import make_workspace, model_dict
+from tests.helpers import comparable_summary, make_workspace, model_dict
 from tests.smtp_sink import free_port
 
 pytestmark = pytest.mark.e2e
@@ -40,13 +40,6 @@ def server(tmp_path, monkeypatch):
         local.stop()
         for log in sorted((tmp_path / "logs").glob("*.log")):
             print(f"==== {log.name}\n{log.read_text(errors='replace')[-3000:]}")
-
-
-def _strip(summary):
-    risk = {
-        k: v for k, v in summary["risk"].items() if k not in {"history", "trend", "trend_change"}
-    }
-    return {**summary, "risk": risk}
 
 
 def _rows(lake, table, run_id):
@@ -114,7 +107,7 @@ def test_dask_partitions_on_two_workers_equal_the_single_process_run(tmp_path, m
             "SELECT summary_json FROM monitoring_runs WHERE run_id = ?", [dask_run_id]
         )[0]
         single = run_monitoring(lake, ws.config, "credit", ws.settings, as_of=NOW, force=True)
-        assert _strip(json.loads(dask_run["summary_json"])) == _strip(
+        assert comparable_summary(json.loads(dask_run["summary_json"])) == comparable_summary(
             json.loads(json.dumps(single.summary, default=str, sort_keys=True))
         )
         for table in ("drift_results", "fairness_groups", "fairness_metrics"):

@@ -16,6 +16,7 @@ from driftguard.metrics import drift_sql as dsql
 from driftguard.monitor import run_monitoring
 from driftguard.partitions import Fanout, serial_map, split_window
 from driftguard.simulate import simulate_model
+from tests.helpers import comparable_summary
 
 NOW = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
 
@@ -45,15 +46,6 @@ def _rows(lake, table, run_id, order):
     return [{k: v for k, v in r.items() if k not in {"run_id", "created_at"}} for r in rows]
 
 
-def _without_history(summary):
-    """A run summary without what depends on earlier runs (the risk trend: the second run
-    sees the first in its history)."""
-    risk = {
-        k: v for k, v in summary["risk"].items() if k not in {"history", "trend", "trend_change"}
-    }
-    return {**summary, "risk": risk}
-
-
 def _process_map(fn, queries):
     context = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(2, mp_context=context) as pool:
@@ -74,7 +66,7 @@ def test_a_partitioned_run_equals_the_single_scan_run(workspace, lake, mapper):
     # the current-window histograms and the fairness counts were sliced five ways (the
     # reference profile is reused from the first run)
     assert fanout.log == [("drift current credit", 5), ("fairness credit", 5)]
-    assert _without_history(parted.summary) == _without_history(single.summary)
+    assert comparable_summary(parted.summary) == comparable_summary(single.summary)
     for table, order in [
         ("drift_results", "segment NULLS FIRST, column_name, method"),
         ("fairness_groups", "ALL"),

@@ -27,7 +27,9 @@ NOW = datetime(2026, 6, 1, 12, 30, tzinfo=UTC)
 
 
 @pytest.fixture
-def filled(workspace):
+def filled(workspace, request):
+    if request.config.getoption("--lake") != "embedded":
+        pytest.skip("backup and restore cover the embedded SQLite catalog; PostgreSQL uses pg_dump")
     with workspace.open_lake() as lake:
         for model in workspace.config.models:
             simulate_model(model, workspace.settings, lake=lake, now=NOW)
