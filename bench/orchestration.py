@@ -3,8 +3,8 @@ without Prefect.
 
 Every variant starts from a copy of the same prepared home (simulated landing files, models
 registered, policies active, nothing ingested), so each measures the same work: ingest,
-monitor (all stages, audit entry and checkpoint per run), one fleet checkpoint, reports when
-installed, run history and the metrics textfile. Each runs in a fresh process.
+monitor (all stages, audit entry and checkpoint per run), one fleet checkpoint, reports, run
+history and the metrics textfile. Each runs in a fresh process.
 
 - ``local``: ``driftguard.local.run_fleet_locally`` (plain Python, models in threads);
 - ``prefect-ephemeral``: the ``monitor-fleet`` flow with no PREFECT_API_URL, as ``make demo``

@@ -4,7 +4,7 @@ that measures what Prefect adds.
 
 Per model (models in parallel threads, each with its own lake connection): ingest (a file
 that cannot be read fails the model), monitor, and decide the events; then one audit
-checkpoint, the HTML reports when :mod:`driftguard.report` provides them, the run history
+checkpoint, the HTML reports, the run history
 and the metrics textfile. Events are decided but not emitted (there is no Prefect to receive
 them); e-mail is left to the Prefect task layer.
 """
@@ -23,6 +23,7 @@ from driftguard.ingest import ingest_model
 from driftguard.logs import log_context
 from driftguard.monitor import run_monitoring
 from driftguard.prometheus import write_metrics
+from driftguard.report.render import render_reports
 from driftguard.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -104,23 +105,10 @@ def run_fleet_locally(
 
 
 def _render(lake: Any, ws: Workspace, run_ids: list[str], problems: list[str]) -> dict | None:
-    """Per-model and fleet reports through driftguard.report, where it provides them."""
-    import importlib
-
-    report = importlib.import_module("driftguard.report")
-    if not hasattr(report, "render_run_report"):
-        return None
+    """Per-model and fleet reports, as the Prefect report task renders them."""
     try:
-        models = [report.render_run_report(lake, ws.config, ws.settings, r) for r in run_ids]
-        fleet = report.render_fleet_report(lake, ws.config, ws.settings, run_ids)
+        return render_reports(lake, ws.config, ws.settings, run_ids)
     except Exception as error:  # a report failure is named, the runs stay committed
         log.exception("report rendering failed")
         problems.append(f"report rendering failed: {error}")
         return None
-    return {
-        "models": [
-            {"model_id": m.model_ids[0] if m.model_ids else None, "path": str(m.path)}
-            for m in models
-        ],
-        "fleet": {"path": str(fleet.path)},
-    }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
@@ -200,3 +201,7 @@ def test_the_fleet_pipeline_without_prefect(ws, tmp_path, monkeypatch):
         (record,) = list_pipeline_runs(lake)
     assert (record.orchestrator, record.status, len(record.run_ids)) == ("local", "completed", 2)
     assert (tmp_path / "local.prom").exists()
+    report = summary["report"]  # rendered as the Prefect report task renders them
+    assert {m["model_id"] for m in report["models"]} == {"credit", "churn"}
+    assert all(Path(m["path"]).is_file() for m in report["models"])
+    assert Path(report["fleet"]["path"]).is_file()
