@@ -67,9 +67,9 @@ def lake_write_slot(limit: str = LAKE_WRITES_LIMIT) -> Iterator[None]:
 
     Without the limit on the server (DRIFTGUARD_LAKE_WRITE_SLOTS=0, the default) this is a
     no-op: the lake already serialises conflicting commits and retries them, and the README's
-    measurement shows a limit of 1 makes a fleet run slower, not faster. Set the variable to
-    a number of slots to cap concurrent writers (e.g. for a catalog server with few
-    connections); `driftguard serve` then creates the limit.
+    measurement shows no gain in time from a limit of 1 (only a lower peak memory). Set the
+    variable to a number of slots to cap concurrent writers (memory-tight workers, a catalog
+    server with few connections); `driftguard serve` then creates the limit.
     """
     if not int(os.environ.get("DRIFTGUARD_LAKE_WRITE_SLOTS", "0") or 0):
         yield
