@@ -87,6 +87,7 @@ def make_data(work: Path, rows: int) -> float:
         if path.exists():
             continue
         n = min(ROWS_PER_FILE, rows - start)
+        partial = path.with_suffix(".partial")
         con.execute(
             f"""COPY (SELECT 'id-' || r AS prediction_id,
                 TIMESTAMPTZ '2026-01-01 00:00:00+00' + INTERVAL 1 SECOND * r AS ts,
@@ -96,8 +97,9 @@ def make_data(work: Path, rows: int) -> float:
                 'k' || CAST(floor(random() * 20) AS INTEGER) AS c1,
                 CASE WHEN random() < 0.5 THEN 'female' ELSE 'male' END AS sex,
                 'a' || CAST(floor(random() * 4) AS INTEGER) AS age_band
-            FROM (SELECT range + {start} AS r FROM range({n}))) TO '{path}' (FORMAT parquet)"""
+            FROM (SELECT range + {start} AS r FROM range({n}))) TO '{partial}' (FORMAT parquet)"""
         )
+        partial.rename(path)  # a stopped run never leaves a truncated file behind
     con.close()
     os.environ["DRIFTGUARD_HOME"] = str(work / "home")
     from driftguard.schema import ensure_model_tables
