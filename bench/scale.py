@@ -249,8 +249,9 @@ def main() -> None:
         ["rows", "step", "s", "us/row", "peak MB", "worker MB", "cluster s", "same results"],
         table,
     )
-    first = args.rows[0]
-    for rows in args.rows[1:]:
+    sizes = sorted(args.rows)
+    first = sizes[0]
+    for rows in sizes[1:]:
         for mode in ("embedded", "dask"):
             ratio = per_row[(rows, mode)] / per_row[(first, mode)]
             print(f"{mode}: {rows // first}x rows -> {ratio:.1f}x time")
