@@ -59,7 +59,10 @@ serve: install
 
 bench: install-dev
 	$(PY) bench/ingest.py
+	$(PY) bench/drift.py
+	$(PY) bench/fairness.py
 	$(PY) bench/audit.py
+	$(PY) bench/serving.py
 	$(PY) bench/report.py
 	$(PY) bench/orchestration.py
 	$(PY) bench/scale.py
