@@ -532,8 +532,11 @@ def render_reports(
     run_ids: list[str],
     *,
     fleet: bool = True,
+    actor: str | None = None,
 ) -> dict[str, Any]:
-    """Render each run's report, then (with ``fleet``) the fleet report over them.
+    """Render each run's report, then (with ``fleet``) the fleet report over them, and record
+    each newly issued report in the audit log (:func:`record_issued`; ``actor`` defaults to
+    the operating-system user).
 
     Returns what the Prefect tasks pass along: ``{"models": [report metadata...], "fleet":
     metadata or None, "index": path}``; each metadata dict has ``path``, ``link`` (under
@@ -563,8 +566,60 @@ def render_reports(
             "size_bytes": made.size_bytes,
             "link": link_for(made.path, settings, config.reports.base_url),
         }
-    return {
+    rendered = {
         "models": models,
         "fleet": fleet_meta,
         "index": str(reports_root(settings) / "index.html"),
     }
+    from driftguard.ingest import default_actor
+
+    record_issued(lake, rendered, actor=actor or default_actor())
+    return rendered
+
+
+def record_issued(lake: Lake, rendered: dict[str, Any], *, actor: str) -> int:
+    """Append one ``report.issued`` audit entry per report whose exact bytes the log does not
+    hold yet, in one transaction; returns how many were added.
+
+    The entry carries the HTML's SHA-256, so anyone holding a copy of a report can check that
+    it is the one DriftGuard issued. Re-rendering a run gives byte-identical HTML, hence the
+    same digest and no second entry.
+    """
+    from driftguard import audit
+
+    reports = [*rendered["models"], *([rendered["fleet"]] if rendered.get("fleet") else [])]
+
+    def work(lk: Lake) -> int:
+        added = 0
+        for meta in reports:
+            resource = meta.get("model_id") or "fleet"
+            (known,) = lk.fetchone(
+                "SELECT count(*) FROM audit_entries WHERE event_type = 'report.issued' "
+                "AND resource_id = ? AND json_extract_string(payload_json, '$.sha256') = ?",
+                [resource, meta["sha256"]],
+            )
+            if known:
+                continue
+            run_ids = [meta["run_id"]] if meta["kind"] == "model" else list(meta["run_ids"])
+            audit.append(
+                lk,
+                event_type="report.issued",
+                action=f"report.{meta['kind']}.issued",
+                actor=actor,
+                resource_type="report",
+                resource_id=resource,
+                run_id=meta.get("run_id"),
+                payload={
+                    "kind": meta["kind"],
+                    "sha256": meta["sha256"],
+                    "size_bytes": meta["size_bytes"],
+                    "snapshot_id": meta["snapshot_id"],
+                    "relative_path": meta["relative_path"],
+                    "run_ids": run_ids,
+                },
+                references=[f"run:{r}" for r in run_ids],
+            )
+            added += 1
+        return added
+
+    return lake.transaction(work, message="reports issued", author=actor) if reports else 0

@@ -350,3 +350,32 @@ def test_templates_ship_with_the_package():
         root / "css" / "report.css"
     ).is_file()
     assert Path(__file__).resolve().parents[3] / "reports" == root
+
+
+def test_each_issued_report_is_in_the_audit_log_once_with_its_digest(report_world):
+    import hashlib
+
+    from driftguard.report.render import render_reports
+
+    ws = report_world.ws
+    runs = [report_world.credit_run, report_world.xss_run]
+    with ws.open_lake() as lake:
+        first = render_reports(lake, ws.config, ws.settings, runs, actor="auditor-test")
+        again = render_reports(lake, ws.config, ws.settings, runs, actor="auditor-test")
+        issued = [
+            e
+            for e in audit.trail(lake, event_type="report.issued", limit=None)
+            if e.actor == "auditor-test"
+        ]
+        verdict = audit.verify(lake)
+    reports = [*first["models"], first["fleet"]]
+    assert [m["sha256"] for m in again["models"]] == [m["sha256"] for m in first["models"]]
+    by_digest = {e.payload["sha256"]: e for e in issued}
+    assert len(issued) == len(by_digest) == 3  # two model reports and the fleet, each once
+    for meta in reports:
+        entry = by_digest[meta["sha256"]]
+        assert hashlib.sha256(Path(meta["path"]).read_bytes()).hexdigest() == meta["sha256"]
+        assert entry.payload["snapshot_id"] == meta["snapshot_id"]
+        assert entry.resource_id == meta.get("model_id", "fleet")
+    assert by_digest[first["fleet"]["sha256"]].payload["run_ids"] == first["fleet"]["run_ids"]
+    assert verdict.problems == []  # the chain stays intact (unanchored: no signing key here)
