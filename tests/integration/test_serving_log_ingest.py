@@ -181,6 +181,8 @@ def test_a_killed_writer_loses_only_its_buffer_and_a_restart_continues(ws):
     files_before = len(list(folder.glob("*.jsonl")))
     orphans = [p for p in folder.iterdir() if p.name.endswith(".part")]
     assert len(orphans) <= 1
+    # a part-file killed before its first complete line holds nothing to publish
+    with_lines = [p for p in orphans if b"\n" in p.read_bytes()]
     report = ingest(ws)
     assert report.failed == [] and report.rows_quarantined == 0
     assert {b.source_path for b in report.batches} == {
@@ -190,7 +192,7 @@ def test_a_killed_writer_loses_only_its_buffer_and_a_restart_continues(ws):
 
     # restart on the same folder: the dead writer's part-file is published, logging goes on
     with logger_for(ws, flush_records=7) as logger:
-        assert logger.stats()["recovered_files"] == len(orphans)
+        assert logger.stats()["recovered_files"] == len(with_lines)
         for i in range(30):
             logger.log(
                 f"q{i}",
