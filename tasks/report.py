@@ -102,7 +102,7 @@ def render_reports_task(run_ids: list[str], config_path: str | None = None) -> d
     with step("report", runs=len(run_ids)):
         load_audit_keys()  # verification uses the trusted keys, if any
         ws = Workspace.load(config_path)
-        with ws.open_lake() as lake:  # reads only: the reports come from the runs' snapshots
+        with lake_write_slot(), ws.open_lake() as lake:  # appends the report.issued entries
             return render_reports(lake, ws.config, ws.settings, run_ids)
 
 

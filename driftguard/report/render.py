@@ -590,15 +590,21 @@ def record_issued(lake: Lake, rendered: dict[str, Any], *, actor: str) -> int:
     reports = [*rendered["models"], *([rendered["fleet"]] if rendered.get("fleet") else [])]
 
     def work(lk: Lake) -> int:
+        digests = [meta["sha256"] for meta in reports]
+        known = {
+            (row["resource_id"], row["sha256"])
+            for row in lk.records(
+                "SELECT resource_id, json_extract_string(payload_json, '$.sha256') AS sha256 "
+                "FROM audit_entries WHERE event_type = 'report.issued' "
+                "AND json_extract_string(payload_json, '$.sha256') IN "
+                f"({', '.join('?' for _ in digests)})",
+                digests,
+            )
+        }
         added = 0
         for meta in reports:
             resource = meta.get("model_id") or "fleet"
-            (known,) = lk.fetchone(
-                "SELECT count(*) FROM audit_entries WHERE event_type = 'report.issued' "
-                "AND resource_id = ? AND json_extract_string(payload_json, '$.sha256') = ?",
-                [resource, meta["sha256"]],
-            )
-            if known:
+            if (resource, meta["sha256"]) in known:
                 continue
             run_ids = [meta["run_id"]] if meta["kind"] == "model" else list(meta["run_ids"])
             audit.append(
