@@ -16,6 +16,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,23 +42,55 @@ def prefect_executable() -> str:
     return str(Path(sys.executable).with_name("prefect"))
 
 
-def api_request(api_url: str, method: str, path: str, body: Any = None, timeout: float = 30) -> Any:
-    """One JSON call to the Prefect REST API."""
+RETRYABLE_STATUSES = frozenset({408, 429, 502, 503})
+"""Statuses the Prefect server sends for a busy database or a restart (its own client retries
+the same ones): the request did not take effect and may be sent again."""
+
+
+def api_request(
+    api_url: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    timeout: float = 30,
+    attempts: int = 6,
+    backoff: float = 0.5,
+) -> Any:
+    """One JSON call to the Prefect REST API.
+
+    A busy server answers 503 (a SQLite catalog locked by another writer) or 429; the call is
+    sent again after an exponential back-off (``Retry-After`` when given), up to ``attempts``
+    times, as Prefect's own client does. Other errors are raised at once.
+    """
     data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(
-        api_url.rstrip("/") + path,
-        data=data,
-        method=method,
-        headers={"Content-Type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        text = response.read().decode()
-    return json.loads(text) if text else None
+    for attempt in range(1, attempts + 1):
+        request = urllib.request.Request(
+            api_url.rstrip("/") + path,
+            data=data,
+            method=method,
+            headers={"Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                text = response.read().decode()
+            return json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            if error.code not in RETRYABLE_STATUSES or attempt == attempts:
+                raise
+            time.sleep(_retry_delay(error, attempt, backoff))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+def _retry_delay(error: urllib.error.HTTPError, attempt: int, backoff: float) -> float:
+    retry_after = error.headers.get("Retry-After") if error.headers else None
+    if retry_after is not None and retry_after.strip().isdigit():
+        return min(float(retry_after), 30.0)
+    return min(backoff * 2 ** (attempt - 1), 10.0)
 
 
 def is_healthy(api_url: str) -> bool:
     try:
-        return api_request(api_url, "GET", "/health", timeout=3) is True
+        return api_request(api_url, "GET", "/health", timeout=3, attempts=1) is True
     except (urllib.error.URLError, OSError, ValueError):
         return False
 
@@ -237,11 +270,12 @@ def run_deployment(
     """Create a flow run of deployment ``flow-name/deployment-name`` and wait for its end."""
     flow_name, deployment_name = name.split("/", 1)
     deployment = api_request(api_url, "GET", f"/deployments/name/{flow_name}/{deployment_name}")
+    # a retried POST whose first attempt did reach the database creates no second run
     flow_run = api_request(
         api_url,
         "POST",
         f"/deployments/{deployment['id']}/create_flow_run",
-        {"parameters": parameters},
+        {"parameters": parameters, "idempotency_key": f"driftguard-{uuid.uuid4()}"},
     )
     started = time.monotonic()
     while time.monotonic() - started < timeout:
