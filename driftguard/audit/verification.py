@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import struct
 import time
+from bisect import bisect_left
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -79,7 +80,9 @@ class Chunk:
 
     seqs: list[int | None]
     canonicals: list[bytes]
-    leaves: list[str]
+    #: Stored leaf hashes; a source may read them only when indexed (the hash-only pass
+    #: recomputes leaves from the bytes and never looks at the stored ones).
+    leaves: Sequence[str]
     chains: list[str]
     seals: list[str | None]
     #: Query columns, column-wise (name -> one value per row), when the source has them.
@@ -384,26 +387,21 @@ def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
         heads[0] = previous
         scan.roots[0] = EMPTY_ROOT
     frontier = MerkleFrontier() if full else None
+    sorted_sizes = sorted(sizes)
     chunks = source.chunks()
     for chunk in chunks:
         seqs, canonicals, chains = chunk.seqs, chunk.canonicals, chunk.chains
         bad = -1
-        if frontier is None:  # hash-only: the tight loop
-            for i, (stored_seq, canonical, stored) in enumerate(
-                zip(seqs, canonicals, chains, strict=True)
-            ):
-                if stored_seq != k:
-                    bad = i
-                    break
-                leaf = sha(b"\x00" + canonical).digest()
-                value = sha(pack_chain(2, k, previous, leaf)).digest()
-                if value.hex() != stored:
-                    bad = i
-                    break
-                before, previous = previous, value
-                if k in sizes:
-                    heads[k] = value
-                k += 1
+        if frontier is None:  # hash-only: the tight loop, comparisons done list-wise
+            values, bad = _chain_values(seqs, canonicals, chains, k, previous)
+            if values:
+                at = bisect_left(sorted_sizes, k)
+                while at < len(sorted_sizes) and sorted_sizes[at] < k + len(values):
+                    heads[sorted_sizes[at]] = values[sorted_sizes[at] - k]
+                    at += 1
+                before = values[-2] if len(values) > 1 else previous
+                previous = values[-1]
+                k += len(values)
         else:
             leaves = chunk.leaves
             columns_at = chunk.columns_at
@@ -446,9 +444,37 @@ def _scan(source: RowSource, log_id: str, sizes: set[int], full: bool) -> _Scan:
     return scan
 
 
+def _chain_values(
+    seqs: list[int | None], canonicals: list[bytes], chains: list[str], k: int, previous: bytes
+) -> tuple[list[bytes], int]:
+    """The chain values of a chunk's rows taken as entries ``k, k+1, ...`` after ``previous``.
+
+    Returns the values of the rows that fit (stored seq and stored chain hash as recomputed)
+    and the index of the first row that does not, or -1. The stored seqs and hashes are
+    compared as whole lists, in C, rather than row by row: the loop is two SHA-256 per entry.
+    """
+    n = len(seqs)
+    expected = list(range(k, k + n))
+    fits = n if seqs == expected else next(i for i in range(n) if seqs[i] != k + i)
+    sha = hashlib.sha256
+    pack_chain = _CHAIN_INPUT.pack  # 0x02 ‖ seq (8 bytes, big-endian) ‖ previous ‖ leaf
+    values: list[bytes] = []
+    append = values.append
+    for seq, canonical in zip(expected[:fits], canonicals, strict=False):
+        previous = sha(pack_chain(2, seq, previous, sha(b"\x00" + canonical).digest())).digest()
+        append(previous)
+    recomputed = [value.hex() for value in values]
+    if recomputed != chains[:fits]:
+        fits = next(i for i in range(fits) if recomputed[i] != chains[i])
+        del values[fits:]
+    return values, (-1 if fits == n else fits)
+
+
 def _note_seals(scan: _Scan, chunk: Chunk, accepted: int, first_seq: int) -> None:
     """Track the first and last sealed entries among the ``accepted`` rows of a chunk."""
     seals = chunk.seals
+    if not any(seals[:accepted]):
+        return
     if scan.first_sealed is None:
         first = next((i for i in range(accepted) if seals[i]), None)
         if first is not None:

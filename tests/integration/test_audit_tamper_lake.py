@@ -13,9 +13,11 @@ import shutil
 import pytest
 
 from driftguard import audit
+from driftguard.audit import log as audit_log
 from driftguard.audit.canonical import decode_entry, draft_fields, encode_entry, with_position
 from driftguard.audit.hashing import MerkleFrontier, chain_hash, leaf_hash
 from driftguard.audit.signing import HMAC_KEY_ENV, KeyRing, signer_from_env
+from driftguard.audit.verification import ListSource, Row
 from driftguard.store import Lake
 from tests.audit_tamper import random_entry
 
@@ -163,8 +165,22 @@ ATTACKS = [byte_flip, column_edit, delete_middle, insert_forged, swap, tail_trun
 ATTACKS.append(suffix_rewrite)
 
 
+def _read_whole_log(lake: Lake, log_id: str, *, full: bool) -> ListSource:
+    """The reference reader: every column of every row in one plain query, in stored order."""
+    rows = lake.fetchall(
+        "SELECT seq, canonical, leaf_hash, chain_hash, seal FROM audit_entries "
+        "WHERE log_id = ? ORDER BY seq NULLS LAST, chain_hash",
+        [log_id],
+    )
+    return ListSource([Row(seq, bytes(c), leaf, chain, seal) for seq, c, leaf, chain, seal in rows])
+
+
+def _outcome(result) -> tuple:
+    return result.status, result.first_bad_seq, result.kind
+
+
 @pytest.mark.parametrize("attack", ATTACKS, ids=lambda a: a.__name__)
-def test_sql_tampering_is_detected_at_the_right_seq(setup, attack):
+def test_sql_tampering_is_detected_at_the_right_seq(setup, attack, monkeypatch):
     lake, checkpoint, keyring = setup
     for trial in range(TRIALS):
         rng = random.Random(f"{attack.__name__}-{trial}")
@@ -172,13 +188,22 @@ def test_sql_tampering_is_detected_at_the_right_seq(setup, attack):
             with lake.atomic():
                 expected = attack(lake, rng)
                 result = audit.verify(lake, checkpoints=[checkpoint], keyring=keyring)
+                hash_only = audit.verify(
+                    lake, checkpoints=[checkpoint], keyring=keyring, full=False
+                )
+                with monkeypatch.context() as patch:
+                    patch.setattr(audit_log, "LakeSource", _read_whole_log)
+                    reference = audit.verify(
+                        lake, checkpoints=[checkpoint], keyring=keyring, full=False
+                    )
                 raise _Undo
         except _Undo:
             pass
-        assert (result.status, result.first_bad_seq, result.kind) == ("tampered", *expected), (
-            trial,
-            result.verdict(),
-        )
+        assert _outcome(result) == ("tampered", *expected), (trial, result.verdict())
+        # the hash-only pass reads stored leaf hashes only for the rows it diagnoses
+        assert _outcome(hash_only) == _outcome(reference), (trial, hash_only.verdict())
+        if attack is not column_edit:  # query columns are compared in full mode only
+            assert _outcome(hash_only) == ("tampered", *expected), (trial, hash_only.verdict())
     clean = audit.verify(lake, checkpoints=[checkpoint], keyring=keyring)
     assert clean.ok and clean.size == N  # every trial was rolled back
 
