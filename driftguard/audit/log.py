@@ -329,7 +329,7 @@ def _insert_entries(lake: Lake, entries: list[AuditEntry]) -> None:
 # --------------------------------------------------------------------------- reading rows
 
 
-_HASH_ONLY_SELECT = "seq, canonical, chain_hash, seal"
+_HASH_ONLY_SELECT = "seq, canonical, chain_hash, seal"  # leaf_hash added unless lazy
 _FULL_SELECT = (
     "seq, canonical, leaf_hash, chain_hash, seal, epoch_us(ts) AS ts_us, event_type, severity, "
     "actor, resource_type, resource_id, action, run_id, reason, payload_json, references_json"
@@ -360,17 +360,33 @@ class _StoredLeaves(Sequence[str]):
 
 
 class LakeSource:
-    """One log's rows in the lake, read in sequence order, chunk by chunk (flat memory)."""
+    """One log's rows in the lake, read in sequence order, chunk by chunk (flat memory).
 
-    def __init__(self, lake: Lake, log_id: str, *, full: bool, chunk_rows: int | None = None):
+    ``lazy_leaves`` (hash-only passes that look at few rows' stored leaf hashes) reads the
+    leaf_hash column only for the rows indexed; readers of every row keep it False.
+    """
+
+    def __init__(
+        self,
+        lake: Lake,
+        log_id: str,
+        *,
+        full: bool,
+        lazy_leaves: bool = False,
+        chunk_rows: int | None = None,
+    ):
         self.lake = lake
         self.log_id = log_id
         self.full = full
+        self.lazy_leaves = lazy_leaves and not full
         # full rows carry eleven more columns: half the rows per query
         self.chunk_rows = chunk_rows or (CHUNK_ROWS // 2 if full else CHUNK_ROWS)
 
     def _chunk(self, where: str, params: list[Any]) -> Chunk:
-        select = _FULL_SELECT if self.full else _HASH_ONLY_SELECT
+        if self.full:
+            select = _FULL_SELECT
+        else:
+            select = _HASH_ONLY_SELECT if self.lazy_leaves else _HASH_ONLY_SELECT + ", leaf_hash"
         cursor = self.lake.execute(
             f"SELECT {select} FROM audit_entries WHERE log_id = ? AND {where} "
             "ORDER BY seq, chain_hash",
@@ -383,10 +399,10 @@ class LakeSource:
             columns = {name: table.column(name).to_pylist() for name in COLUMN_NAMES}
         canonicals = table.column("canonical").to_pylist()
         chains = table.column("chain_hash").to_pylist()
-        if self.full:
-            leaves: Sequence[str] = table.column("leaf_hash").to_pylist()
+        if self.lazy_leaves:
+            leaves: Sequence[str] = _StoredLeaves(self, seqs, chains, canonicals)
         else:
-            leaves = _StoredLeaves(self, seqs, chains, canonicals)
+            leaves = table.column("leaf_hash").to_pylist()
         return Chunk(seqs, canonicals, leaves, chains, table.column("seal").to_pylist(), columns)
 
     def stored_leaf(self, seq: int | None, chain: str, canonical: bytes) -> str:
@@ -547,7 +563,8 @@ def _check_since_last_checkpoint(lake: Lake, current: Head, keyring: KeyRing) ->
     else:
         start, previous, frontier = 0, genesis_hash(current.log_id), MerkleFrontier()
     expected = start + 1
-    for chunk in LakeSource(lake, current.log_id, full=False).chunks(start + 1, current.size):
+    source = LakeSource(lake, current.log_id, full=False, lazy_leaves=True)
+    for chunk in source.chunks(start + 1, current.size):
         for seq, canonical, stored in zip(chunk.seqs, chunk.canonicals, chunk.chains, strict=True):
             leaf = leaf_hash(canonical)
             value = chain_hash(expected, previous, leaf)
@@ -604,7 +621,7 @@ def verify(
         if current is not None and current.log_id == target:
             pairs.append((current.as_checkpoint(), "head"))
         result = verify_log(
-            LakeSource(lake, target, full=full),
+            LakeSource(lake, target, full=full, lazy_leaves=True),
             log_id=target,
             checkpoints=pairs,
             keyring=keyring,

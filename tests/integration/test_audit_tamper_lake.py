@@ -165,7 +165,7 @@ ATTACKS = [byte_flip, column_edit, delete_middle, insert_forged, swap, tail_trun
 ATTACKS.append(suffix_rewrite)
 
 
-def _read_whole_log(lake: Lake, log_id: str, *, full: bool) -> ListSource:
+def _read_whole_log(lake: Lake, log_id: str, **_: bool) -> ListSource:
     """The reference reader: every column of every row in one plain query, in stored order."""
     rows = lake.fetchall(
         "SELECT seq, canonical, leaf_hash, chain_hash, seal FROM audit_entries "
