@@ -601,31 +601,31 @@ def record_issued(lake: Lake, rendered: dict[str, Any], *, actor: str) -> int:
                 digests,
             )
         }
-        added = 0
+        drafts = []
         for meta in reports:
             resource = meta.get("model_id") or "fleet"
             if (resource, meta["sha256"]) in known:
                 continue
             run_ids = [meta["run_id"]] if meta["kind"] == "model" else list(meta["run_ids"])
-            audit.append(
-                lk,
-                event_type="report.issued",
-                action=f"report.{meta['kind']}.issued",
-                actor=actor,
-                resource_type="report",
-                resource_id=resource,
-                run_id=meta.get("run_id"),
-                payload={
-                    "kind": meta["kind"],
-                    "sha256": meta["sha256"],
-                    "size_bytes": meta["size_bytes"],
-                    "snapshot_id": meta["snapshot_id"],
-                    "relative_path": meta["relative_path"],
-                    "run_ids": run_ids,
-                },
-                references=[f"run:{r}" for r in run_ids],
+            drafts.append(
+                {
+                    "event_type": "report.issued",
+                    "action": f"report.{meta['kind']}.issued",
+                    "actor": actor,
+                    "resource_type": "report",
+                    "resource_id": resource,
+                    "run_id": meta.get("run_id"),
+                    "payload": {
+                        "kind": meta["kind"],
+                        "sha256": meta["sha256"],
+                        "size_bytes": meta["size_bytes"],
+                        "snapshot_id": meta["snapshot_id"],
+                        "relative_path": meta["relative_path"],
+                        "run_ids": run_ids,
+                    },
+                    "references": [f"run:{r}" for r in run_ids],
+                }
             )
-            added += 1
-        return added
+        return len(audit.append_many(lk, drafts))  # one head read and update for the batch
 
     return lake.transaction(work, message="reports issued", author=actor) if reports else 0
