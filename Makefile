@@ -8,7 +8,7 @@ export PYTHONDONTWRITEBYTECODE :=
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS := 90
 
-.PHONY: help venv install install-dev demo test e2e lint lock serve bench clean
+.PHONY: help venv install install-dev demo test e2e lint lock serve bench bench-peers clean
 
 help:
 	@echo "make demo   - create .venv, install, run the full pipeline on simulated logs"
@@ -17,6 +17,7 @@ help:
 	@echo "make lint   - ruff"
 	@echo "make serve  - Prefect server + deployments + worker on 127.0.0.1:4200"
 	@echo "make bench  - benchmarks under bench/"
+	@echo "make bench-peers - NannyML and Evidently in .venv-peers, measured beside DriftGuard"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,10 +68,21 @@ bench: install-dev
 	$(PY) bench/orchestration.py
 	$(PY) bench/scale.py
 
+# Peer tools (NannyML, Evidently) in their own environment: their pins conflict with ours.
+PEERS := .venv-peers
+$(PEERS)/.installed: bench/peers/requirements.txt
+	$(PYTHON) -m venv $(PEERS)
+	$(PEERS)/bin/pip install --quiet uv==$(UV_VERSION)
+	$(PEERS)/bin/uv pip install --quiet --python $(PEERS)/bin/python --compile-bytecode \
+		-r bench/peers/requirements.txt
+	@touch $@
+
+bench-peers: $(PEERS)/.installed
+
 # Regenerate the lock files after changing pyproject.toml dependencies.
 lock: $(VENV)/bin/python
 	$(UV) pip compile pyproject.toml --python-version 3.11 --quiet -o requirements.lock
 	$(UV) pip compile pyproject.toml --python-version 3.11 --quiet --extra dev -o requirements-dev.lock
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache build *.egg-info
+	rm -rf $(VENV) $(PEERS) .pytest_cache .ruff_cache build *.egg-info
